@@ -1,0 +1,95 @@
+"""Running ffmpeg and probing media. The pip-shipped ffmpeg has no ffprobe, so probing uses PyAV."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Sequence
+
+from ..errors import MissingDependencyError, ToolError
+
+
+@cache
+def ffmpeg_binary(configured: str | None = None) -> str:
+    """The configured ffmpeg, else the static one imageio-ffmpeg ships (libx264, aac, libass, loudnorm)."""
+    if configured:
+        found = shutil.which(configured) or (configured if Path(configured).is_file() else None)
+        if not found:
+            raise MissingDependencyError(f"ffmpeg binary {configured!r} (from the config) was not found")
+        return found
+    try:
+        import imageio_ffmpeg
+    except ImportError:  # pragma: no cover - a broken install
+        raise MissingDependencyError("ffmpeg is missing; install it with: pip install imageio-ffmpeg") from None
+    return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def run_ffmpeg(
+    ffmpeg: str,
+    args: Sequence[str],
+    *,
+    stage: str,
+    scene: str | None = None,
+    input_bytes: bytes | None = None,
+) -> str:
+    """Run ffmpeg with `args` (no leading binary); return its stderr. Raise ToolError with stderr on failure."""
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-y", *args]
+    if input_bytes is not None:
+        cmd.remove("-nostdin")
+    proc = subprocess.run(cmd, input=input_bytes, capture_output=True)
+    stderr = proc.stderr.decode("utf-8", "replace")
+    if proc.returncode != 0:
+        raise ToolError(f"ffmpeg failed (exit {proc.returncode})", stage=stage, scene=scene, stderr=stderr)
+    return stderr
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    kind: str  # 'video' | 'audio' | 'subtitle' | ...
+    codec: str
+    duration: float | None  # seconds, from the stream header
+    frames: int | None
+    width: int | None = None
+    height: int | None = None
+    fps: Fraction | None = None
+    sample_rate: int | None = None
+    channels: int | None = None
+
+
+@dataclass(frozen=True)
+class MediaInfo:
+    """A file probed once; downstream code takes this value, not a path."""
+
+    path: Path
+    duration: float  # container duration, seconds
+    streams: tuple[StreamInfo, ...]
+
+    def first(self, kind: str) -> StreamInfo | None:
+        return next((s for s in self.streams if s.kind == kind), None)
+
+
+def probe(path: Path) -> MediaInfo:
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            streams = []
+            for s in container.streams:
+                dur = float(s.duration * s.time_base) if s.duration is not None and s.time_base else None
+                ctx = s.codec_context
+                if s.type == "video":
+                    streams.append(StreamInfo("video", ctx.name, dur, s.frames or None, ctx.width, ctx.height,
+                                              Fraction(s.average_rate) if s.average_rate else None))
+                elif s.type == "audio":
+                    streams.append(StreamInfo("audio", ctx.name, dur, s.frames or None,
+                                              sample_rate=ctx.sample_rate, channels=ctx.channels))
+                else:
+                    streams.append(StreamInfo(s.type, ctx.name if ctx else "", dur, None))
+            duration = container.duration / 1_000_000 if container.duration else max(
+                (s.duration or 0.0 for s in streams), default=0.0)
+            return MediaInfo(Path(path), duration, tuple(streams))
+    except av.FFmpegError as exc:
+        raise ToolError(f"cannot read {path}", stage="probe", stderr=str(exc)) from None

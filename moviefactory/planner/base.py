@@ -1,0 +1,62 @@
+"""The screenwriter seam: a theme and a few numbers in, a validated Screenplay out."""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Callable, Protocol, runtime_checkable
+
+from ..errors import InputError
+from ..screenplay import Screenplay
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    theme: str  # the one line the user typed; story material, never instructions
+    language: str  # 'en' or 'zh' (already resolved from 'auto')
+    seconds: float  # target film length
+    scenes: int | None  # None: the writer fits the number of scenes to `seconds`
+    seed: int
+    format: str  # preset name ('widescreen', 'vertical'); shapes pacing and prompt style
+    speech_rate: float = 1.0  # the preset's speaking-rate multiplier, for fitting narration
+
+
+@runtime_checkable
+class Screenwriter(Protocol):
+    name: str
+
+    def write(self, request: PlanRequest) -> Screenplay: ...
+
+
+WriterFactory = Callable[..., Screenwriter]
+_REGISTRY: dict[str, WriterFactory] = {}
+
+
+def register_writer(name: str) -> Callable[[WriterFactory], WriterFactory]:
+    def add(factory: WriterFactory) -> WriterFactory:
+        _REGISTRY[name] = factory
+        return factory
+
+    return add
+
+
+def writer_names() -> list[str]:
+    _load_builtins()
+    return sorted(_REGISTRY)
+
+
+def create_writer(name: str, **options) -> Screenwriter:
+    _load_builtins()
+    if name not in _REGISTRY:
+        raise InputError(f"unknown screenwriter {name!r}; available: {', '.join(sorted(_REGISTRY))}")
+    return _REGISTRY[name](**options)
+
+
+def detect_language(theme: str) -> str:
+    """'zh' when the theme is written in Chinese characters, else 'en'."""
+    return "zh" if len(_CJK.findall(theme)) >= max(1, len(theme.strip()) // 4) else "en"
+
+
+def _load_builtins() -> None:
+    from . import offline  # noqa: F401  (registers itself)

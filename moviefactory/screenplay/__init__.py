@@ -1,0 +1,19 @@
+from .models import (
+    NARRATOR,
+    Character,
+    Line,
+    MusicBrief,
+    Scene,
+    Screenplay,
+    Shot,
+    SoundCue,
+    Transition,
+    Voice,
+    line_id,
+)
+from .validation import load_screenplay, parse_screenplay, screenplay_schema
+
+__all__ = [
+    "NARRATOR", "Character", "Line", "MusicBrief", "Scene", "Screenplay", "Shot", "SoundCue",
+    "Transition", "Voice", "line_id", "load_screenplay", "parse_screenplay", "screenplay_schema",
+]
