@@ -1,0 +1,15 @@
+"""moviefactory: one line in, a finished film out."""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+__all__ = ["FilmResult", "__version__", "make_film", "resume_film"]
+
+
+def __getattr__(name: str):
+    # The API pulls in LangGraph; keep `import moviefactory` (and `--help`) fast.
+    if name in ("FilmResult", "make_film", "resume_film"):
+        from . import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -1,0 +1,28 @@
+# One command to make a film, one to pass the tests. Everything installs from PyPI into .venv:
+# ffmpeg (imageio-ffmpeg), espeak-ng (espeakng-loader), the CJK caption font (noto-cjk-sans-otc).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+THEME ?= An astronaut's space adventure
+
+.PHONY: setup demo test bench clean
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+demo: setup
+	$(BIN)/moviefactory make "$(THEME)"
+
+test: setup
+	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
+
+bench: setup
+	$(BIN)/python benchmarks/make_default.py
+
+clean:
+	rm -rf runs .pytest_cache

@@ -1,0 +1,175 @@
+"""`moviefactory` on the command line: a thin wrapper over the API, with progress and a summary."""
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .errors import MovieFactoryError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, rich_markup_mode=None,
+                  help="One line in, a finished film out.")
+console = Console(stderr=True)
+out = Console()
+_debug = False
+
+STAGE_LABEL = {"plan": "Writing the screenplay", "narrate": "Recording narration", "render": "Rendering shots",
+               "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
+
+
+@app.callback()
+def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for unexpected errors.")) -> None:
+    global _debug
+    _debug = debug
+
+
+class _Display:
+    """Turns pipeline events into a rich progress display: stage, scene k/n, elapsed."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress, self.tasks, self.lock = progress, {}, threading.Lock()
+        self.rendered = 0
+
+    def __call__(self, event) -> None:
+        with self.lock:
+            task = self.tasks.get(event.stage)
+            if task is None:
+                task = self.progress.add_task(STAGE_LABEL.get(event.stage, event.stage), total=event.total or None)
+                self.tasks[event.stage] = task
+            if event.stage == "render" and event.kind in ("step", "cached"):
+                self.rendered += 1
+                note = " (kept)" if event.kind == "cached" else ""
+                self.progress.update(task, completed=self.rendered, total=event.total,
+                                     description=f"Rendering shots: {event.detail}{note}")
+            elif event.kind == "step":
+                self.progress.update(task, completed=event.done, total=event.total or None)
+            elif event.kind == "done":
+                total = self.progress.tasks[task].total or 1
+                label = STAGE_LABEL.get(event.stage, event.stage) + (f": {event.detail}" if event.detail else "")
+                self.progress.update(task, total=total, completed=total, description=label)
+
+
+@contextmanager
+def _progress() -> Iterator[_Display]:
+    columns = (SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=False) as progress:
+        yield _Display(progress)
+
+
+@contextmanager
+def _errors(hint_run: str | None = None) -> Iterator[None]:
+    try:
+        yield
+    except MovieFactoryError as exc:
+        console.print(f"[red]error:[/red] {exc.one_line()}", markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(exc.exit_code) from None
+    except KeyboardInterrupt:
+        console.print("interrupted" + (f"; continue with: moviefactory resume {hint_run}" if hint_run else ""))
+        raise typer.Exit(130) from None
+    except typer.Exit:
+        raise
+    except Exception as exc:  # a bug, not bad input: still one line unless asked for more
+        if _debug:
+            raise
+        console.print(f"[red]internal error:[/red] {type(exc).__name__}: {exc} (rerun with --debug for details)",
+                      markup=True, highlight=False, soft_wrap=True)
+        raise typer.Exit(70) from None
+
+
+def _summary(result, started: float) -> None:
+    table = Table(show_header=False, box=None, pad_edge=False)
+    table.add_row("film", f"[bold]{result.title}[/bold]")
+    table.add_row("run", result.run_id + ("  (resumed)" if result.resumed else ""))
+    table.add_row("length", f"{result.duration:.2f} s")
+    stages = ", ".join(f"{k} {v:.1f}s" for k, v in result.stage_seconds.items())
+    table.add_row("time", f"{time.perf_counter() - started:.1f} s wall" + (f"  ({stages})" if stages else ""))
+    out.print(table)
+    out.print("wrote:")
+    for path in result.paths:
+        out.print(f"  {path}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def make(
+    theme: str = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".'),
+    format: Optional[str] = typer.Option(None, "--format", "-f", help="widescreen or vertical (configs/formats/)."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="en, zh or auto (from the theme's script)."),
+    scenes: Optional[int] = typer.Option(None, "--scenes", help="Number of scenes."),
+    seconds: Optional[float] = typer.Option(None, "--seconds", help="Target length in seconds."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same film)."),
+    draft: Optional[bool] = typer.Option(None, "--draft/--full", help="Render at a fraction of the size, fast."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where run directories go (default ./runs)."),
+    config: Optional[Path] = typer.Option(None, "--config", help="A YAML file of settings (configs/default.yaml)."),
+) -> None:
+    """Make a film from one line."""
+    from .api import make_film
+
+    started = time.perf_counter()
+    with _errors(), _progress() as display:
+        result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed,
+                           draft=draft, output=output, config=config, progress=display)
+    _summary(result, started)
+
+
+@app.command()
+def resume(
+    run_id: str = typer.Argument(..., help="The run id (the directory name under the output dir)."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where run directories are (default ./runs)."),
+) -> None:
+    """Continue a stopped run; finished stages and shots are kept."""
+    from .api import resume_film
+
+    started = time.perf_counter()
+    with _errors(run_id), _progress() as display:
+        result = resume_film(run_id, output=output, progress=display)
+    _summary(result, started)
+
+
+@app.command()
+def formats() -> None:
+    """List the format presets."""
+    from .config import format_names, load_format
+
+    with _errors():
+        for name in format_names():
+            f = load_format(name)
+            out.print(f"{name:12} {f.width}x{f.height} {f.fps} fps  {f.loudness_lufs} LUFS  {f.description}")
+
+
+@app.command()
+def doctor() -> None:
+    """Check that ffmpeg, espeak-ng and the caption font are usable here."""
+    from .audio import create_tts
+    from .media.ffmpeg import ffmpeg_binary, run_ffmpeg
+    from .resources import cjk_font
+
+    ok = True
+    checks = {
+        "ffmpeg": lambda: run_ffmpeg(ffmpeg_binary(), ["-version"], stage="doctor") and ffmpeg_binary(),
+        "espeak-ng": lambda: create_tts("espeak").cache_token(),
+        "caption font": lambda: str(cjk_font()),
+    }
+    for name, check in checks.items():
+        try:
+            out.print(f"[green]ok[/green]   {name}: {check()}", highlight=False)
+        except Exception as exc:  # doctor reports every failure instead of stopping at the first
+            ok = False
+            out.print(f"[red]fail[/red] {name}: {exc}", highlight=False)
+    raise typer.Exit(0 if ok else 1)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

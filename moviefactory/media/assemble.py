@@ -1,0 +1,124 @@
+"""Timeline -> one ffmpeg filter graph -> the encoded film. The only place the final encode is built.
+
+Two passes, as loudnorm wants: the audio graph alone is measured first (fast: no video is
+decoded), then the whole film is encoded with the measured values in linear mode.
+"""
+from __future__ import annotations
+
+import json
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import ffmpeg as ffx
+
+from ..config import Format
+from ..errors import AssemblyError
+from ..resources import cjk_font
+from ..timeline.model import Timeline
+from .ffmpeg import run_ffmpeg
+from .files import atomic_path
+
+_XFADE = {"crossfade": "fade", "fade_black": "fadeblack"}
+
+
+def _sec(t: Fraction | float) -> str:
+    return f"{float(t):.6f}"
+
+
+def _audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
+    """Every audio clip placed at its time over a silent bed exactly the film's length."""
+    rate = fmt.encoder.sample_rate
+    bed = ffx.input(f"anullsrc=r={rate}:cl=stereo", f="lavfi", t=_sec(timeline.duration)).audio
+    parts = [bed]
+    for clip in timeline.audio:
+        a = ffx.input(str(run_dir / clip.path)).audio
+        a = a.filter("aresample", rate).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+        a = a.filter("atrim", duration=_sec(clip.duration)).filter("asetpts", "PTS-STARTPTS")
+        if clip.gain_db:
+            a = a.filter("volume", f"{clip.gain_db}dB")
+        if clip.fade_in:
+            a = a.filter("afade", t="in", d=clip.fade_in)
+        if clip.fade_out:
+            a = a.filter("afade", t="out", st=_sec(max(0.0, float(clip.duration) - clip.fade_out)), d=clip.fade_out)
+        a = a.filter("adelay", delays=round(float(clip.start) * 1000), all=1)
+        parts.append(a)
+    if len(parts) == 1:
+        return bed
+    # normalize=0: amix must not divide every input by the number of inputs.
+    return ffx.filter(parts, "amix", inputs=len(parts), duration="first", dropout_transition=0, normalize=0)
+
+
+def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str) -> dict | None:
+    """First loudnorm pass over the audio graph; None when the film is silent."""
+    if not timeline.audio:
+        return None
+    graph = _audio_graph(timeline, run_dir, fmt).filter(
+        "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db, LRA=11, print_format="json")
+    args = graph.output("-", f="null").get_args()
+    stderr = run_ffmpeg(ffmpeg, args, stage="assemble")
+    found = re.findall(r"\{[^{}]*\}", stderr)
+    if not found:
+        raise AssemblyError("loudnorm printed no measurement", stage="assemble", stderr=stderr)
+    stats = json.loads(found[-1])
+    return None if stats.get("input_i") in ("-inf", "inf") else stats
+
+
+def _video_graph(timeline: Timeline, run_dir: Path):
+    segments: list[list] = []  # runs of clips joined by cuts; transitions join the runs
+    starts: list[Fraction] = []
+    overlaps: list[tuple[str, int]] = []
+    for clip in timeline.video:
+        v = ffx.input(str(run_dir / clip.path)).video.filter("settb", "AVTB").filter("setpts", "PTS-STARTPTS")
+        if clip.transition == "cut" or not segments:
+            if not segments:
+                segments.append([])
+                starts.append(clip.start)
+            segments[-1].append(v)
+        else:
+            segments.append([v])
+            starts.append(clip.start)
+            overlaps.append((clip.transition, clip.overlap_frames))
+    streams = [seg[0] if len(seg) == 1 else ffx.concat(*seg, v=1, a=0) for seg in segments]
+    out = streams[0]
+    for stream, start, (kind, frames) in zip(streams[1:], starts[1:], overlaps):
+        out = ffx.filter([out, stream], "xfade", transition=_XFADE.get(kind, "fade"),
+                         duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(start))
+    return out
+
+
+def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, out: Path,
+              loudness: dict | None) -> list[str]:
+    """The ffmpeg arguments that encode the whole film (pure: reads no file)."""
+    audio = _audio_graph(timeline, run_dir, fmt)
+    if loudness:
+        audio = audio.filter(
+            "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db, LRA=11,
+            measured_I=loudness["input_i"], measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
+            measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true")
+    rate = fmt.encoder.sample_rate
+    # loudnorm works at 192 kHz internally: resample back, then cut to the picture's exact length.
+    audio = audio.filter("aresample", rate).filter("atrim", end=_sec(timeline.duration)).filter("asetpts", "PTS-STARTPTS")
+
+    video = _video_graph(timeline, run_dir).filter("fps", fps=str(timeline.fps))
+    if ass is not None and timeline.cues:
+        video = video.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
+    video = video.filter("format", fmt.encoder.pix_fmt)
+
+    enc = fmt.encoder
+    return ffx.output(
+        video, audio, str(out), f="mp4", vcodec=enc.video_codec, preset=enc.preset, crf=enc.crf,
+        pix_fmt=enc.pix_fmt, acodec=enc.audio_codec, ar=rate, ac=2, r=str(timeline.fps),
+        movflags="+faststart", **{"b:a": enc.audio_bitrate, "frames:v": timeline.frames,
+                                  "metadata": f"title={timeline.title}"},
+    ).get_args()
+
+
+def assemble(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: Path | None, out: Path) -> dict:
+    """Encode the film to `out` (temp name, then rename). Returns the loudness measurement used."""
+    if not timeline.video:
+        raise AssemblyError("the timeline has no video clips", stage="assemble")
+    stats = measure_loudness(timeline, run_dir, fmt, ffmpeg)
+    with atomic_path(out) as tmp:
+        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats), stage="assemble")
+    return stats or {}

@@ -1,0 +1,84 @@
+"""The film as a LangGraph graph: plan -> narrate -> render each shot (fan-out) -> timeline -> assemble.
+
+Built by a function (never at import), checkpointed to SQLite in the run directory, so a killed
+run continues from its last finished node, also from a new process.
+"""
+from __future__ import annotations
+
+import sqlite3
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Any, Iterator, TypedDict
+
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.types import Send
+
+from ..config import Format, Settings
+from ..planner import Screenwriter
+from ..render import SceneRenderer
+from ..audio import TTSBackend
+from ..runs import RunDir
+from .nodes import Nodes
+from .progress import Progress, StageClock, no_progress
+
+
+def _merge(left: dict | None, right: dict | None) -> dict:
+    return {**(left or {}), **(right or {})}
+
+
+class FilmState(TypedDict, total=False):
+    request: dict[str, Any]  # theme and the settings that shape the film (no secrets)
+    screenplay: dict[str, Any]  # the shooting script, JSON form
+    speech: dict[str, Any]  # line id -> {path, duration, words}
+    clips: Annotated[dict[str, Any], _merge]  # shot id -> {path, frames}; written by parallel tasks
+    timeline: str
+    subtitles: dict[str, str]
+    film: str
+    loudness: dict[str, Any]
+
+
+@dataclass
+class Components:
+    writer: Screenwriter
+    renderer: SceneRenderer
+    tts: TTSBackend
+    format: Format
+    settings: Settings
+    run: RunDir
+    ffmpeg: str
+    progress: Progress = no_progress
+    clock: StageClock = field(default_factory=StageClock)
+
+
+def route_shots(state: FilmState) -> list[Send]:
+    shots = [shot["id"] for scene in state["screenplay"]["scenes"] for shot in scene["shots"]]
+    return [Send("render_shot", {"screenplay": state["screenplay"], "shot_id": sid}) for sid in shots]
+
+
+def build_graph(components: Components, checkpointer):
+    nodes = Nodes(components)
+    g = StateGraph(FilmState)
+    g.add_node("plan", nodes.plan)
+    g.add_node("narrate", nodes.narrate)
+    g.add_node("render_shot", nodes.render_shot)
+    g.add_node("build_timeline", nodes.timeline)
+    g.add_node("assemble", nodes.assemble)
+    g.add_edge(START, "plan")
+    g.add_edge("plan", "narrate")
+    g.add_conditional_edges("narrate", route_shots, ["render_shot"])
+    g.add_edge("render_shot", "build_timeline")
+    g.add_edge("build_timeline", "assemble")
+    g.add_edge("assemble", END)
+    return g.compile(checkpointer=checkpointer)
+
+
+@contextmanager
+def open_checkpointer(path: Path) -> Iterator[SqliteSaver]:
+    # One connection shared by the graph's worker threads; SqliteSaver serialises access itself.
+    conn = sqlite3.connect(str(path), check_same_thread=False)
+    try:
+        yield SqliteSaver(conn)
+    finally:
+        conn.close()

@@ -1,0 +1,140 @@
+"""The graph's nodes: each takes the state, does one stage, returns a partial update.
+
+Nodes get their components (writer, renderer, TTS, ffmpeg) from `Components`, never from
+globals. Every artifact is keyed by its inputs, so a node that is re-run after a crash skips
+the work it already finished.
+"""
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from ..planner import PlanRequest
+from ..render import RenderContext
+from ..screenplay import Screenplay, line_id
+from ..media.assemble import assemble
+from ..media.files import atomic_path, write_text
+from ..media.subtitles import caption_measure, write_subtitles
+from ..timeline.build import ClipRef, SpeechRef, build_timeline, shot_frames
+from ..timeline.model import Timeline
+from ..timeline.pacing import fit_to_speech
+from ..runs import cache_key
+from .progress import Event
+
+
+def shot_seed(run_seed: int, shot_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"{run_seed}:{shot_id}".encode()).digest()[:4], "big")
+
+
+class Nodes:
+    def __init__(self, components) -> None:
+        self.c = components
+
+    def _event(self, stage: str, kind: str, done: int = 0, total: int = 0, detail: str = "") -> None:
+        if kind == "start":
+            self.c.clock.start(stage)
+        elif kind == "done":
+            self.c.clock.stop(stage)
+        self.c.progress(Event(stage, kind, done, total, detail))
+
+    def _screenplay(self, state: dict[str, Any]) -> Screenplay:
+        return Screenplay.model_validate(state["screenplay"])
+
+    # 1. Plan --------------------------------------------------------------------------------
+    def plan(self, state: dict[str, Any]) -> dict[str, Any]:
+        self._event("plan", "start")
+        req = state["request"]
+        if req.get("screenplay"):
+            screenplay = Screenplay.model_validate(req["screenplay"])
+        else:
+            screenplay = self.c.writer.write(PlanRequest(
+                theme=req["theme"], language=req["language"], seconds=req["seconds"], scenes=req["scenes"],
+                seed=req["seed"], format=self.c.format.name, speech_rate=self.c.format.speech_rate))
+        write_text(self.c.run.screenplay, screenplay.model_dump_json(indent=1))
+        self._event("plan", "done", detail=f"{len(screenplay.scenes)} scenes, {len(screenplay.shots())} shots")
+        return {"screenplay": screenplay.model_dump(mode="json")}
+
+    # 2. Narrate: speak every line, then fit the shots to the voice ------------------------------
+    def narrate(self, state: dict[str, Any]) -> dict[str, Any]:
+        screenplay = self._screenplay(state)
+        lines = [(scene, k, line) for scene in screenplay.scenes for k, line in enumerate(scene.narration)]
+        self._event("narrate", "start", 0, len(lines))
+        tts, rate = self.c.tts, self.c.format.speech_rate
+        speech: dict[str, Any] = {}
+        for n, (scene, k, line) in enumerate(lines, 1):
+            lid = line_id(scene, k)
+            voice = screenplay.voice_of(line.speaker)
+            path = self.c.run.narration(lid)
+            key = cache_key("narration", text=line.text, voice=voice.model_dump(), language=screenplay.language,
+                            rate=rate, tts=tts.cache_token())
+            meta = self.c.run.cached(path, key)
+            if meta is None:
+                with atomic_path(path) as tmp:
+                    said = tts.speak(line.text, voice, screenplay.language, tmp, rate=rate)
+                meta = {"duration": said.duration, "words": [(w.text, w.start, w.end) for w in said.words]}
+                self.c.run.mark_done(path, key, **meta)
+            speech[lid] = {"path": self.c.run.rel(path), "duration": meta["duration"], "words": meta["words"]}
+            self._event("narrate", "step", n, len(lines), lid)
+        fitted = fit_to_speech(screenplay, {k: v["duration"] for k, v in speech.items()})
+        write_text(self.c.run.screenplay, fitted.model_dump_json(indent=1))
+        self._event("narrate", "done", len(lines), len(lines))
+        return {"speech": speech, "screenplay": fitted.model_dump(mode="json")}
+
+    # 3. Render: one task per shot, fanned out by the graph ---------------------------------------
+    def render_shot(self, task: dict[str, Any]) -> dict[str, Any]:
+        screenplay = Screenplay.model_validate(task["screenplay"])
+        total = len(screenplay.shots())
+        self._event("render", "start", 0, total)
+        for i, scene in enumerate(screenplay.scenes):
+            for j, shot in enumerate(scene.shots):
+                if shot.id == task["shot_id"]:
+                    return self._render(screenplay, i, j, total)
+        raise KeyError(task["shot_id"])  # the router only sends ids it read from this screenplay
+
+    def _render(self, screenplay: Screenplay, i: int, j: int, total: int) -> dict[str, Any]:
+        scene, fmt, renderer = screenplay.scenes[i], self.c.format, self.c.renderer
+        shot = scene.shots[j]
+        frames = shot_frames(shot.duration, fmt.frame_rate)
+        seed = shot_seed(self.c.settings.seed, shot.id)
+        bible = {c.name: c.description for c in screenplay.characters if c.name in shot.characters}
+        key = cache_key(
+            "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.setting, scene.time_of_day, i, j],
+            characters=bible, renderer=[renderer.name, renderer.cache_token()], frames=frames, seed=seed,
+            format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.intermediate.model_dump()])
+        path = self.c.run.shot(scene.id, shot.id)
+        kind = "cached"
+        if self.c.run.cached(path, key) is None:
+            ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,
+                                frames=frames, scene_index=i, shot_index=j)
+            with atomic_path(path) as tmp:
+                renderer.render(shot, ctx, tmp)
+            self.c.run.mark_done(path, key, frames=frames)
+            kind = "step"
+        self._event("render", kind, total=total, detail=f"scene {i + 1}/{len(screenplay.scenes)} · {shot.id}")
+        return {"clips": {shot.id: {"path": self.c.run.rel(path), "frames": frames}}}
+
+    # 4. Timeline + caption files ------------------------------------------------------------------
+    def timeline(self, state: dict[str, Any]) -> dict[str, Any]:
+        self._event("render", "done")
+        self._event("timeline", "start")
+        screenplay, fmt = self._screenplay(state), self.c.format
+        clips = {k: ClipRef(v["path"], v["frames"]) for k, v in state["clips"].items()}
+        speech = {k: SpeechRef(v["path"], v["duration"], [tuple(w) for w in v["words"]])
+                  for k, v in state["speech"].items()}
+        timeline = build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt))
+        write_text(self.c.run.timeline, timeline.to_json())
+        subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
+        self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")
+        return {"timeline": self.c.run.rel(self.c.run.timeline),
+                "subtitles": {k: self.c.run.rel(v) for k, v in subs.items()}}
+
+    # 5. Assemble ----------------------------------------------------------------------------------
+    def assemble(self, state: dict[str, Any]) -> dict[str, Any]:
+        self._event("assemble", "start")
+        root = self.c.run.root
+        timeline = Timeline.from_json((root / state["timeline"]).read_text(encoding="utf-8"))
+        ass = root / state["subtitles"]["ass"]
+        stats = assemble(timeline, self.c.format, root, self.c.ffmpeg, ass, self.c.run.film)
+        self._event("assemble", "done")
+        return {"film": self.c.run.rel(self.c.run.film),
+                "loudness": {k: stats[k] for k in ("input_i", "input_tp", "target_offset") if k in stats}}

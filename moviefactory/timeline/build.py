@@ -1,0 +1,79 @@
+"""Screenplay + rendered assets -> Timeline. A pure function: no files are read or written."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Mapping, Sequence
+
+from ..config import Format
+from ..screenplay import Screenplay, line_id
+from .captions import Measure, caption_cues, ms
+from .model import AudioClip, Cue, Timeline, VideoClip
+from .pacing import GAP, narration_start
+
+
+@dataclass(frozen=True)
+class ClipRef:
+    path: str  # relative to the run directory
+    frames: int
+
+
+@dataclass(frozen=True)
+class SpeechRef:
+    path: str  # relative to the run directory
+    duration: float
+    words: Sequence[tuple[str, float, float]]  # (text, start, end) seconds from the line's start
+
+
+def shot_frames(duration: float, fps: Fraction) -> int:
+    return max(1, round(Fraction(duration) * fps))
+
+
+def build_timeline(
+    screenplay: Screenplay,
+    fmt: Format,
+    clips: Mapping[str, ClipRef],
+    speech: Mapping[str, SpeechRef],
+    measure: Measure,
+) -> Timeline:
+    fps = fmt.frame_rate
+    video: list[VideoClip] = []
+    audio: list[AudioClip] = []
+    cues: list[Cue] = []
+    end = 0  # timeline end so far, in frames
+    for i, scene in enumerate(screenplay.scenes):
+        scene_start = end
+        for j, shot in enumerate(scene.shots):
+            clip = clips[shot.id]
+            kind, overlap = "cut", 0
+            if j == 0 and i > 0:
+                prev = screenplay.scenes[i - 1].transition
+                if prev.kind != "cut":
+                    # Never overlap more than half of either clip: a transition must not swallow a shot.
+                    limit = min(clip.frames, video[-1].frames) // 2
+                    kind, overlap = prev.kind, min(shot_frames(prev.duration, fps), limit)
+            start = end - overlap
+            if j == 0:
+                scene_start = start
+            video.append(VideoClip(clip.path, scene.id, shot.id, Fraction(start) / fps, clip.frames, kind, overlap))
+            end = start + clip.frames
+
+        scene_end = Fraction(end) / fps
+        t = Fraction(scene_start) / fps + ms(narration_start(screenplay, i))
+        for k, line in enumerate(scene.narration):
+            ref = speech[line_id(scene, k)]
+            duration = ms(ref.duration)
+            clip_end = min(t + duration, scene_end)
+            audio.append(AudioClip(ref.path, "narration", line_id(scene, k), t, clip_end - t))
+            cues += caption_cues(
+                ref.words, offset=t, line_end=clip_end, language=screenplay.language, style=fmt.caption,
+                max_width=fmt.width * (1 - fmt.caption.safe_area.left - fmt.caption.safe_area.right),
+                measure=measure, speaker=line.speaker, ref=line_id(scene, k),
+            )
+            t += duration + ms(GAP)
+
+    return Timeline(
+        title=screenplay.title, language=screenplay.language, width=fmt.width, height=fmt.height, fps=fps,
+        duration=Fraction(end) / fps, video=tuple(video), audio=tuple(audio), cues=tuple(cues),
+        loudness_lufs=fmt.loudness_lufs, true_peak_db=fmt.true_peak_db, meta={"format": fmt.name},
+    )

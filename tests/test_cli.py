@@ -1,0 +1,52 @@
+"""Bad input gets one clear line and a non-zero exit, never a traceback, and writes nothing."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "moviefactory", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["make", ""], "theme is empty"),
+    (["make", "   "], "theme is empty"),
+    (["make", "A cat", "--format", "imax"], "unknown format 'imax'"),
+    (["make", "A cat", "--lang", "fr"], "unknown language 'fr'"),
+    (["make", "A cat", "--scenes", "0"], "--scenes must be between"),
+    (["make", "A cat", "--config", "does-not-exist.yaml"], "does not exist"),
+    (["resume", "no-such-run"], "no run 'no-such-run'"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, message):
+    proc = run(*args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines and message in lines[-1] and lines[-1].startswith("error:")
+    assert not (tmp_path / "runs").exists(), "bad input must not create a run directory"
+
+
+def test_unwritable_output_dir(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    proc = run("make", "A cat", "--draft", "--output", str(blocker / "runs"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert "cannot write to output directory" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_help_and_formats_are_fast_and_clean():
+    proc = run("--help")
+    assert proc.returncode == 0 and "make" in proc.stdout and "resume" in proc.stdout
+    proc = run("formats")
+    assert "vertical" in proc.stdout and "1080x1920" in proc.stdout
+
+
+def test_doctor_finds_the_pip_installed_tools():
+    proc = run("doctor")
+    assert proc.returncode == 0, proc.stdout
+    assert proc.stdout.count("ok") == 3

@@ -1,0 +1,128 @@
+"""A real short film, made end to end, then probed and decoded: nothing here trusts our own records."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pysubs2
+import pytest
+
+import moviefactory as mf
+from moviefactory.config import load_format
+
+from media import decode_audio, frame_at, loudness, speech_spans, top_level_boxes, video_frames
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("film")]
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs")
+    result = mf.make_film("A lighthouse keeper and a storm", format="vertical", scenes=3, seconds=18,
+                          draft=True, output=out)
+    return result, out
+
+
+def test_one_h264_and_one_aac_stream(film):
+    result, _ = film
+    with av.open(str(result.video)) as c:
+        assert [s.type for s in c.streams] == ["video", "audio"]
+        v, a = c.streams.video[0], c.streams.audio[0]
+        assert v.codec_context.name == "h264" and a.codec_context.name == "aac"
+        fmt = load_format("vertical", draft=True)
+        assert (v.codec_context.width, v.codec_context.height) == (fmt.width, fmt.height)
+        assert v.codec_context.pix_fmt == "yuv420p"
+        assert a.codec_context.sample_rate == 48000 and a.codec_context.channels == 2
+
+
+def test_length_matches_the_timeline_within_a_frame(film):
+    result, _ = film
+    timeline = json.loads(result.timeline.read_text())
+    expected = float(Fraction(timeline["duration"]))
+    frames, fps = video_frames(result.video)
+    assert abs(frames / fps - expected) <= 1 / fps
+    samples, rate = decode_audio(result.video)
+    assert abs(len(samples) / rate - frames / fps) <= 1 / fps
+    assert 12 <= expected <= 40  # about the 18 s asked for, stretched to fit the narration at most
+
+
+def test_file_starts_playing_before_it_is_downloaded(film):
+    boxes = top_level_boxes(film[0].video)
+    assert boxes[0] == "ftyp" and boxes.index("moov") < boxes.index("mdat")
+
+
+def test_loudness_meets_the_format_target(film, ffmpeg):
+    measured = loudness(ffmpeg, film[0].video)
+    assert abs(measured["integrated"] - load_format("vertical").loudness_lufs) <= 1.5
+    assert measured["true_peak"] <= -0.5  # -1 dBTP ceiling, with the meter's own tolerance
+
+
+def test_captions_sit_inside_the_spoken_narration(film):
+    result, _ = film
+    samples, rate = decode_audio(result.video)
+    spans = speech_spans(samples, rate)
+    assert len(spans) >= 3  # at least one spoken line per scene
+    subs = pysubs2.load(str(result.subtitles["srt"]))
+    assert len(subs) >= 3
+    for cue in subs:
+        start, end = cue.start / 1000, cue.end / 1000
+        covered = sum(max(0.0, min(end, b) - max(start, a)) for a, b in spans)
+        assert covered >= 0.6 * (end - start), f"cue {cue.text!r} at {start:.2f}-{end:.2f}s is mostly silent"
+    vtt = result.subtitles["vtt"].read_text()
+    assert vtt.startswith("WEBVTT") and subs[0].plaintext.split()[0] in vtt
+
+
+def test_captions_are_burned_into_the_picture(film):
+    result, _ = film
+    subs = pysubs2.load(str(result.subtitles["srt"]))
+    timeline = json.loads(result.timeline.read_text())
+    first_clip = timeline["video"][0]
+    clip_len = first_clip["frames"] / float(Fraction(timeline["fps"]))
+    cue = subs[0]
+    assert cue.end / 1000 < clip_len, "the first cue should fall inside the first shot"
+    shot = result.run_dir / first_clip["path"]
+    during = (cue.start + cue.end) / 2000
+    fmt = load_format("vertical", draft=True)
+    band = slice(int(fmt.height * 0.55), int(fmt.height * 0.8))  # where vertical captions sit
+
+    def caption_diff(t: float) -> float:
+        a = frame_at(result.video, t)[band].astype(int)
+        b = frame_at(shot, t)[band].astype(int)
+        return float(np.abs(a - b).mean())
+
+    assert caption_diff(during) > 4 * max(caption_diff(0.05), 0.5)
+
+
+def test_run_directory_holds_every_artifact_and_nothing_leaks(film):
+    result, out = film
+    assert [p.name for p in out.iterdir()] == [result.run_id]
+    for path in result.paths:
+        assert path.is_file() and path.stat().st_size > 0, path
+    assert not list(result.run_dir.rglob("*.part*")), "temp files were left behind"
+    report = json.loads(result.report.read_text())
+    assert report["scenes"] == 3 and report["duration"] == pytest.approx(result.duration)
+    shots = list((result.run_dir / "scenes").rglob("*.mp4"))
+    assert len(shots) == report["shots"] >= 3
+
+
+def test_making_the_same_film_again_redoes_nothing(film):
+    result, out = film
+    before = {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*.mp4")}
+    again = mf.make_film("A lighthouse keeper and a storm", format="vertical", scenes=3, seconds=18,
+                         draft=True, output=out)
+    assert again.run_id == result.run_id
+    assert {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*.mp4")} == before
+
+
+def test_chinese_film_has_chinese_captions(tmp_path):
+    result = mf.make_film("月光下的少林寺", format="vertical", lang="zh", scenes=3, seconds=15, draft=True,
+                          output=tmp_path)
+    subs = pysubs2.load(str(result.subtitles["srt"]))
+    text = "".join(c.plaintext for c in subs)
+    assert sum("\u4e00" <= ch <= "\u9fff" for ch in text) >= 10
+    assert "Noto Sans CJK SC" in result.subtitles["ass"].read_text()
+    samples, rate = decode_audio(result.video)
+    assert len(speech_spans(samples, rate)) >= 3
