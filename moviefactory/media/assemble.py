@@ -9,6 +9,7 @@ import json
 import re
 from fractions import Fraction
 from pathlib import Path
+from typing import Callable
 
 import ffmpeg as ffx
 
@@ -114,11 +115,12 @@ def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, 
     ).get_args()
 
 
-def assemble(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: Path | None, out: Path) -> dict:
+def assemble(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: Path | None, out: Path,
+             on_frame: Callable[[int], None] | None = None) -> dict:
     """Encode the film to `out` (temp name, then rename). Returns the loudness measurement used."""
     if not timeline.video:
         raise AssemblyError("the timeline has no video clips", stage="assemble")
     stats = measure_loudness(timeline, run_dir, fmt, ffmpeg)
     with atomic_path(out) as tmp:
-        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats), stage="assemble")
+        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats), stage="assemble", on_frame=on_frame)
     return stats or {}

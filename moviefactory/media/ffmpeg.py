@@ -3,11 +3,12 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..errors import MissingDependencyError, ToolError
 
@@ -33,16 +34,30 @@ def run_ffmpeg(
     *,
     stage: str,
     scene: str | None = None,
-    input_bytes: bytes | None = None,
+    on_frame: Callable[[int], None] | None = None,
 ) -> str:
-    """Run ffmpeg with `args` (no leading binary); return its stderr. Raise ToolError with stderr on failure."""
+    """Run ffmpeg with `args` (no leading binary); return its stderr. Raise ToolError with stderr on failure.
+
+    With `on_frame`, ffmpeg reports progress on stdout and `on_frame(frames_done)` is called as it goes.
+    """
     cmd = [ffmpeg, "-hide_banner", "-nostdin", "-y", *args]
-    if input_bytes is not None:
-        cmd.remove("-nostdin")
-    proc = subprocess.run(cmd, input=input_bytes, capture_output=True)
-    stderr = proc.stderr.decode("utf-8", "replace")
-    if proc.returncode != 0:
-        raise ToolError(f"ffmpeg failed (exit {proc.returncode})", stage=stage, scene=scene, stderr=stderr)
+    if on_frame is None:
+        proc = subprocess.run(cmd, capture_output=True)
+        stderr, code = proc.stderr.decode("utf-8", "replace"), proc.returncode
+    else:
+        cmd[4:4] = ["-progress", "pipe:1", "-nostats"]
+        with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            chunks: list[bytes] = []
+            drain = threading.Thread(target=lambda: chunks.append(proc.stderr.read()), daemon=True)
+            drain.start()
+            for raw in proc.stdout:
+                if raw.startswith(b"frame="):
+                    on_frame(int(raw[6:].strip() or 0))
+            code = proc.wait()
+            drain.join()
+        stderr = b"".join(chunks).decode("utf-8", "replace")
+    if code != 0:
+        raise ToolError(f"ffmpeg failed (exit {code})", stage=stage, scene=scene, stderr=stderr)
     return stderr
 
 

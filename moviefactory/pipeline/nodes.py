@@ -98,7 +98,7 @@ class Nodes:
         seed = shot_seed(self.c.settings.seed, shot.id)
         bible = {c.name: c.description for c in screenplay.characters if c.name in shot.characters}
         key = cache_key(
-            "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.setting, scene.time_of_day, i, j],
+            "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.heading, scene.setting, scene.time_of_day, i, j],
             characters=bible, renderer=[renderer.name, renderer.cache_token()], frames=frames, seed=seed,
             format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.intermediate.model_dump()])
         path = self.c.run.shot(scene.id, shot.id)
@@ -134,7 +134,9 @@ class Nodes:
         root = self.c.run.root
         timeline = Timeline.from_json((root / state["timeline"]).read_text(encoding="utf-8"))
         ass = root / state["subtitles"]["ass"]
-        stats = assemble(timeline, self.c.format, root, self.c.ffmpeg, ass, self.c.run.film)
+        total = timeline.frames
+        stats = assemble(timeline, self.c.format, root, self.c.ffmpeg, ass, self.c.run.film,
+                         on_frame=lambda n: self._event("assemble", "step", min(n, total), total))
         self._event("assemble", "done")
         return {"film": self.c.run.rel(self.c.run.film),
                 "loudness": {k: stats[k] for k in ("input_i", "input_tp", "target_offset") if k in stats}}
