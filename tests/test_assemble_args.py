@@ -61,3 +61,19 @@ def test_captions_are_burned_with_the_bundled_font_dir(tmp_path):
     graph = _graph(film_args(tl, fmt, tmp_path, ass, tmp_path / "film.mp4", None))
     assert "ass=" in graph and "fontsdir=" in graph and "noto_cjk_sans_otc" in graph
     assert "we\\\\:ird dir" in graph  # ':' escaped for the option parser, '\\' again for the graph
+
+
+def test_cut_runs_are_read_through_one_concat_list_each(tmp_path):
+    from moviefactory.media.assemble import concat_list, segments
+
+    fmt = load_format("widescreen", draft=True)
+    tl = _timeline()
+    segs = segments(tl)
+    assert [len(s.clips) for s in segs] == [2, 1, 1]
+    listing = concat_list(segs[0], Path("/run dir/it's"))
+    assert listing.splitlines() == ["ffconcat version 1.0", "file '/run dir/it'\\''s/a.mp4'",
+                                    "file '/run dir/it'\\''s/b.mp4'"]
+    lists = [tmp_path / f"seg{k}.ffconcat" for k in range(3)]
+    args = film_args(tl, fmt, Path("/run"), None, Path("/run/film.mp4"), None, lists)
+    assert args.count("concat") == 1 and str(lists[0]) in args  # one demuxer input for the two shots
+    assert "/run/c.mp4" in args and "/run/a.mp4" not in args

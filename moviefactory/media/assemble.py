@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import json
 import re
+import tempfile
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import ffmpeg as ffx
 
 from ..config import Format
 from ..errors import AssemblyError
 from ..resources import cjk_font
-from ..timeline.model import Timeline
+from ..timeline.model import Timeline, VideoClip
 from .ffmpeg import run_ffmpeg
 from .files import atomic_path
 
@@ -65,32 +67,63 @@ def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str
     return None if stats.get("input_i") in ("-inf", "inf") else stats
 
 
-def _video_graph(timeline: Timeline, run_dir: Path):
-    segments: list[list] = []  # runs of clips joined by cuts; transitions join the runs
-    starts: list[Fraction] = []
-    overlaps: list[tuple[str, int]] = []
+@dataclass(frozen=True)
+class Segment:
+    """A run of clips joined by cuts; segments are joined to each other by transitions."""
+
+    clips: tuple[VideoClip, ...]
+
+    @property
+    def start(self) -> Fraction:
+        return self.clips[0].start
+
+    @property
+    def transition(self) -> tuple[str, int]:
+        return self.clips[0].transition, self.clips[0].overlap_frames
+
+
+def segments(timeline: Timeline) -> list[Segment]:
+    runs: list[list[VideoClip]] = []
     for clip in timeline.video:
-        v = ffx.input(str(run_dir / clip.path)).video.filter("settb", "AVTB").filter("setpts", "PTS-STARTPTS")
-        if clip.transition == "cut" or not segments:
-            if not segments:
-                segments.append([])
-                starts.append(clip.start)
-            segments[-1].append(v)
+        if runs and clip.transition == "cut":
+            runs[-1].append(clip)
         else:
-            segments.append([v])
-            starts.append(clip.start)
-            overlaps.append((clip.transition, clip.overlap_frames))
-    streams = [seg[0] if len(seg) == 1 else ffx.concat(*seg, v=1, a=0) for seg in segments]
+            runs.append([clip])
+    return [Segment(tuple(r)) for r in runs]
+
+
+def concat_list(segment: Segment, run_dir: Path) -> str:
+    """A concat-demuxer list of the segment's shots: one decoder per segment instead of one per shot."""
+    quote = lambda p: "'" + str(p).replace("'", "'\\''") + "'"  # noqa: E731
+    return "ffconcat version 1.0\n" + "".join(f"file {quote(run_dir / c.path)}\n" for c in segment.clips)
+
+
+def _video_graph(timeline: Timeline, run_dir: Path, lists: Sequence[Path] | None):
+    segs = segments(timeline)
+    streams = []
+    for k, seg in enumerate(segs):
+        if lists is not None and len(seg.clips) > 1:
+            source = ffx.input(str(lists[k]), f="concat", safe=0).video
+        elif len(seg.clips) > 1:
+            source = ffx.concat(*(ffx.input(str(run_dir / c.path)).video for c in seg.clips), v=1, a=0)
+        else:
+            source = ffx.input(str(run_dir / seg.clips[0].path)).video
+        streams.append(source.filter("settb", "AVTB").filter("setpts", "PTS-STARTPTS"))
     out = streams[0]
-    for stream, start, (kind, frames) in zip(streams[1:], starts[1:], overlaps):
+    for seg, stream in zip(segs[1:], streams[1:]):
+        kind, frames = seg.transition
         out = ffx.filter([out, stream], "xfade", transition=_XFADE.get(kind, "fade"),
-                         duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(start))
+                         duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(seg.start))
     return out
 
 
 def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, out: Path,
-              loudness: dict | None) -> list[str]:
-    """The ffmpeg arguments that encode the whole film (pure: reads no file)."""
+              loudness: dict | None, lists: Sequence[Path] | None = None) -> list[str]:
+    """The ffmpeg arguments that encode the whole film (pure: reads no file).
+
+    `lists[k]` is the concat list of segment k (see `concat_list`); without lists, shots are
+    joined with the concat filter, which opens a decoder per shot (memory grows with the film).
+    """
     audio = _audio_graph(timeline, run_dir, fmt)
     if loudness:
         audio = audio.filter(
@@ -101,7 +134,7 @@ def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, 
     # loudnorm works at 192 kHz internally: resample back, then cut to the picture's exact length.
     audio = audio.filter("aresample", rate).filter("atrim", end=_sec(timeline.duration)).filter("asetpts", "PTS-STARTPTS")
 
-    video = _video_graph(timeline, run_dir).filter("fps", fps=str(timeline.fps))
+    video = _video_graph(timeline, run_dir, lists).filter("fps", fps=str(timeline.fps))
     if ass is not None and timeline.cues:
         video = video.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
     video = video.filter("format", fmt.encoder.pix_fmt)
@@ -121,6 +154,11 @@ def assemble(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: P
     if not timeline.video:
         raise AssemblyError("the timeline has no video clips", stage="assemble")
     stats = measure_loudness(timeline, run_dir, fmt, ffmpeg)
-    with atomic_path(out) as tmp:
-        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats), stage="assemble", on_frame=on_frame)
+    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=out.parent) as scratch, atomic_path(out) as tmp:
+        lists = []
+        for k, seg in enumerate(segments(timeline)):
+            lists.append(Path(scratch) / f"segment{k:03d}.ffconcat")
+            lists[-1].write_text(concat_list(seg, run_dir), encoding="utf-8")
+        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats, lists), stage="assemble",
+                   on_frame=on_frame)
     return stats or {}

@@ -56,7 +56,8 @@ class AnimaticRenderer:
         fps = f"{ctx.fps.numerator}/{ctx.fps.denominator}"
         graph = (f"[0:v]loop=loop=-1:size=1,setpts=N/(({fps})*TB),{camera},setsar=1[bg];"
                  f"[1:v]format=yuva420p[band];[bg][band]overlay=x=0:y=0:format=yuv420:eof_action=repeat[v]")
-        with tempfile.TemporaryDirectory(prefix="animatic-") as tmp:
+        # Scratch files live beside the output, inside the run directory, never in /tmp.
+        with tempfile.TemporaryDirectory(prefix=".animatic-", dir=out.parent) as tmp:
             raw_path, band_path = Path(tmp) / "backdrop.yuv", Path(tmp) / "band.png"
             with open(raw_path, "wb") as fh:
                 for plane in raw:
