@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ..errors import InputError
+from ..registry import Registry
 from ..screenplay import Voice
 
 
@@ -45,29 +45,7 @@ class TTSBackend(Protocol):
         ...
 
 
-TTSFactory = Callable[..., TTSBackend]
-_REGISTRY: dict[str, TTSFactory] = {}
-
-
-def register_tts(name: str) -> Callable[[TTSFactory], TTSFactory]:
-    def add(factory: TTSFactory) -> TTSFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def tts_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_tts(name: str, **options) -> TTSBackend:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown TTS engine {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
-def _load_builtins() -> None:
-    from . import espeak  # noqa: F401  (registers itself)
+_REGISTRY: Registry = Registry("TTS engine", ("moviefactory.audio.espeak",))
+register_tts = _REGISTRY.register
+tts_names = _REGISTRY.names
+create_tts = _REGISTRY.create

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
-from ..errors import InputError
+from ..registry import Registry
 from ..screenplay import Screenplay
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -29,34 +29,12 @@ class Screenwriter(Protocol):
     def write(self, request: PlanRequest) -> Screenplay: ...
 
 
-WriterFactory = Callable[..., Screenwriter]
-_REGISTRY: dict[str, WriterFactory] = {}
-
-
-def register_writer(name: str) -> Callable[[WriterFactory], WriterFactory]:
-    def add(factory: WriterFactory) -> WriterFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def writer_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_writer(name: str, **options) -> Screenwriter:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown screenwriter {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
+_REGISTRY: Registry = Registry("screenwriter", ("moviefactory.planner.offline",))
+register_writer = _REGISTRY.register
+writer_names = _REGISTRY.names
+create_writer = _REGISTRY.create
 
 
 def detect_language(theme: str) -> str:
     """'zh' when the theme is written in Chinese characters, else 'en'."""
     return "zh" if len(_CJK.findall(theme)) >= max(1, len(theme.strip()) // 4) else "en"
-
-
-def _load_builtins() -> None:
-    from . import offline  # noqa: F401  (registers itself)

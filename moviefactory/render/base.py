@@ -4,10 +4,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from ..config import Format
-from ..errors import InputError
+from ..registry import Registry
 from ..screenplay import Scene, Screenplay, Shot
 
 
@@ -61,29 +61,7 @@ class SceneRenderer(Protocol):
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip: ...
 
 
-RendererFactory = Callable[..., SceneRenderer]
-_REGISTRY: dict[str, RendererFactory] = {}
-
-
-def register_renderer(name: str) -> Callable[[RendererFactory], RendererFactory]:
-    def add(factory: RendererFactory) -> RendererFactory:
-        _REGISTRY[name] = factory
-        return factory
-
-    return add
-
-
-def renderer_names() -> list[str]:
-    _load_builtins()
-    return sorted(_REGISTRY)
-
-
-def create_renderer(name: str, **options) -> SceneRenderer:
-    _load_builtins()
-    if name not in _REGISTRY:
-        raise InputError(f"unknown renderer {name!r}; available: {', '.join(sorted(_REGISTRY))}")
-    return _REGISTRY[name](**options)
-
-
-def _load_builtins() -> None:
-    from . import animatic  # noqa: F401  (registers itself)
+_REGISTRY: Registry = Registry("renderer", ("moviefactory.render.animatic",))
+register_renderer = _REGISTRY.register
+renderer_names = _REGISTRY.names
+create_renderer = _REGISTRY.create

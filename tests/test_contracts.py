@@ -1,0 +1,53 @@
+"""One contract per seam, run over every registered entry: a new backend passes these or is not done."""
+from __future__ import annotations
+
+import wave
+
+import pytest
+
+from moviefactory.audio import create_tts, tts_names
+from moviefactory.config import load_format
+from moviefactory.planner import PlanRequest, create_writer, writer_names
+from moviefactory.render import RenderContext, SceneRenderer, create_renderer, renderer_names
+from moviefactory.screenplay import Screenplay, Voice
+
+from factories import tiny_screenplay
+from media import video_frames
+
+
+@pytest.mark.parametrize("name", renderer_names())
+def test_renderer_contract(name, tmp_path, ffmpeg):
+    renderer = create_renderer(name)
+    assert isinstance(renderer, SceneRenderer) and renderer.name == name and renderer.cache_token()
+    sp = tiny_screenplay()
+    fmt = load_format("vertical", draft=True)
+    ctx = RenderContext(screenplay=sp, scene=sp.scenes[0], format=fmt, seed=1, ffmpeg=ffmpeg, frames=17)
+    out = tmp_path / "shot.mp4"
+    clip = renderer.render(sp.scenes[0].shots[0], ctx, out)
+    assert clip.path == out and clip.frames == 17
+    frames, fps = video_frames(out)
+    assert frames == 17 and fps == 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mp4"], "renderer left scratch files"
+
+
+@pytest.mark.parametrize("name", tts_names())
+@pytest.mark.parametrize("language, text", [("en", "Hello there, keeper."), ("zh", "你好，守塔人。")])
+def test_tts_contract(name, language, text, tmp_path):
+    tts = create_tts(name)
+    assert tts.name == name and tts.cache_token()
+    voices = tts.voices(language)
+    assert voices
+    said = tts.speak(text, Voice(id=voices[0]), language, tmp_path / "line.wav")
+    with wave.open(str(said.path)) as w:
+        assert abs(w.getnframes() / w.getframerate() - said.duration) < 0.002
+    assert said.words and all(0 <= w.start < w.end <= said.duration + 1e-6 for w in said.words)
+
+
+@pytest.mark.parametrize("name", writer_names())
+@pytest.mark.parametrize("language, theme", [("en", "An astronaut's space adventure"), ("zh", "月光下的少林寺")])
+def test_writer_contract(name, language, theme):
+    writer = create_writer(name)
+    sp = writer.write(PlanRequest(theme=theme, language=language, seconds=30, scenes=3, seed=1, format="vertical"))
+    assert isinstance(sp, Screenplay) and sp.language == language and len(sp.scenes) == 3
+    assert 20 <= sp.duration <= 45
+    assert all(scene.narration for scene in sp.scenes)
