@@ -55,3 +55,20 @@ def test_karaoke_tags_sum_to_the_spoken_time():
     total_cs = sum(int(x) for x in re.findall(r"\\kf?(\d+)", text))
     assert total_cs == 200  # four words of 0.5 s
     assert text.count("\\kf") == 4
+
+
+def test_breaks_come_from_the_written_line_when_tts_drops_punctuation():
+    fmt = load_format("vertical")
+    text = "月光下的少林寺，故事就从这里开始。"
+    spoken = [ch for ch in text if ch not in "，。"]  # what espeak's word events give: no punctuation
+    words = [(ch, i * 0.2, (i + 1) * 0.2) for i, ch in enumerate(spoken)]
+    cues = caption_cues(words, offset=Fraction(0), line_end=Fraction(10), language="zh", style=fmt.caption,
+                        max_width=fmt.width * 0.84, measure=caption_measure(fmt), text=text)
+    assert ["".join(c.lines) for c in cues] == ["月光下的少林寺", "故事就从这里开始"]
+
+    text = "The tide turned. Nobody noticed, not even Ada."
+    words = [(w.strip(".,"), i * 0.3, (i + 1) * 0.3) for i, w in enumerate(text.split())]
+    cues = caption_cues(words, offset=Fraction(0), line_end=Fraction(10), language="en",
+                        style=load_format("widescreen").caption, max_width=1500, measure=caption_measure(fmt),
+                        text=text)
+    assert [" ".join(c.lines) for c in cues] == ["The tide turned.", "Nobody noticed, not even Ada."]

@@ -68,7 +68,7 @@ def build_timeline(
             cues += caption_cues(
                 ref.words, offset=t, line_end=clip_end, language=screenplay.language, style=fmt.caption,
                 max_width=fmt.width * (1 - fmt.caption.safe_area.left - fmt.caption.safe_area.right),
-                measure=measure, speaker=line.speaker, ref=line_id(scene, k),
+                measure=measure, text=line.text, speaker=line.speaker, ref=line_id(scene, k),
             )
             t += duration + ms(GAP)
 

@@ -5,6 +5,7 @@ so wrapping is exact for proportional Latin and for CJK text, which has no space
 """
 from __future__ import annotations
 
+import re
 from fractions import Fraction
 from typing import Callable, Sequence
 
@@ -15,6 +16,7 @@ Measure = Callable[[str], float]
 CLAUSE_END = tuple(",;:，、；：")
 SENTENCE_END = tuple(".!?。！？…")
 CJK_TRIM = "，。、；：！？…,.;:"
+_ATTACHED = re.compile(r"[^\w\s]*")
 HOLD = Fraction(1, 4)  # a cue lingers this long after its last word, if nothing follows
 
 
@@ -53,13 +55,19 @@ def caption_cues(
     style: CaptionStyle,
     max_width: float,
     measure: Measure,
+    text: str = "",
     speaker: str = "",
     ref: str = "",
 ) -> list[Cue]:
-    """Cues for one spoken line. `words` are (text, start, end) seconds from the line's start."""
+    """Cues for one spoken line. `words` are (text, start, end) seconds from the line's start.
+
+    `text` is the line as written: TTS word lists drop punctuation, and the punctuation is what
+    says where a caption may break.
+    """
     joiner = "" if language == "zh" else " "
-    # Break decisions read the spoken text (with its punctuation); cues show the display text.
-    timed = [(Word(_display(t, style, language), offset + ms(s), offset + ms(e)), t.strip()) for t, s, e in words]
+    spelled = with_punctuation(text, [t for t, _, _ in words]) if text else [t.strip() for t, _, _ in words]
+    timed = [(Word(_display(raw, style, language), offset + ms(s), offset + ms(e)), raw)
+             for raw, (_, s, e) in zip(spelled, words)]
     chunks: list[list[Word]] = []
     current: list[Word] = []
     for word, raw in timed:
@@ -92,6 +100,26 @@ def caption_cues(
         lines = tuple(wrap(_units(text, language), joiner, max_width, measure))
         cues.append(Cue(start, end, lines, tuple(chunk), speaker, ref))
     return cues
+
+
+def with_punctuation(text: str, words: Sequence[str]) -> list[str]:
+    """Each word as written in `text`, with the punctuation that follows it ('sea' -> 'sea,')."""
+    found, pos = [], 0
+    for w in words:
+        w = w.strip()
+        at = text.find(w, pos) if w else -1
+        found.append((at, at + len(w)) if at >= 0 else None)
+        if at >= 0:
+            pos = at + len(w)
+    out = []
+    for i, (w, span) in enumerate(zip(words, found)):
+        if span is None:
+            out.append(w.strip())
+            continue
+        nxt = next((f[0] for f in found[i + 1:] if f is not None), len(text))
+        # Only punctuation touching the word belongs to it ('sea,' but not the dash in 'sea — and').
+        out.append(w.strip() + _ATTACHED.match(text, span[1], nxt).group(0))
+    return out
 
 
 def _breaks_at_clause(current: list[Word], style: CaptionStyle) -> bool:
