@@ -45,6 +45,9 @@ class Shot(_Frozen):
     motion: float = Field(0.5, ge=0.0, le=1.0, description="Motion strength, 0 (still) to 1 (lively).")
     duration: float = Field(..., gt=0.5, le=60.0, description="Length in seconds.")
     characters: tuple[str, ...] = Field((), description="Names of characters visible in the shot.")
+    prompt: str = Field("", description="Model-friendly visual prompt for image/video models (English); "
+                        "empty: renderers use the description.")
+    negative_prompt: str = Field("", description="What the image/video model must avoid in this shot.")
 
     @field_validator("id")
     @classmethod
