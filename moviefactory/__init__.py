@@ -3,12 +3,12 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-__all__ = ["FilmResult", "__version__", "make_film", "resume_film"]
+__all__ = ["FilmResult", "PlanResult", "__version__", "make_film", "plan", "render", "resume_film"]
 
 
 def __getattr__(name: str):
     # The API pulls in LangGraph; keep `import moviefactory` (and `--help`) fast.
-    if name in ("FilmResult", "make_film", "resume_film"):
+    if name in ("FilmResult", "PlanResult", "make_film", "plan", "render", "resume_film"):
         from . import api
 
         return getattr(api, name)

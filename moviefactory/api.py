@@ -1,6 +1,7 @@
-"""The Python API: `make_film(theme, ...)` and `resume_film(run_id)`. The CLI is a thin wrapper."""
+"""The Python API: make_film, plan, render, resume_film. The CLI is a thin wrapper over these."""
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from dataclasses import dataclass, field
@@ -12,14 +13,17 @@ from .config import Settings, load_format, load_settings
 from .errors import InputError
 from .media.ffmpeg import ffmpeg_binary, probe
 from .media.files import write_text
-from .pipeline import Components, Progress, build_graph, open_checkpointer
+from .pipeline import Components, Event, Progress, build_graph, open_checkpointer
 from .pipeline.progress import no_progress
 from .planner import Screenwriter, create_writer, detect_language
-from .render import SceneRenderer, create_renderer
+from .planner.llm import LLMSettings
+from .renderers import SceneRenderer, create_renderer
 from .runs import RunDir, find_run_dir, open_run_dir, run_id_for
+from .screenplay import Screenplay, load_screenplay, parse_screenplay
 
 MAX_THEME = 1000
 THREAD = {"configurable": {"thread_id": "film"}}
+NO_LLM = "no LLM configured (set OPENAI_API_KEY, or --llm-base-url for a local server): using the offline screenwriter"
 
 
 @dataclass(frozen=True)
@@ -41,40 +45,46 @@ class FilmResult:
         return [self.video, *self.subtitles.values(), self.screenplay, self.timeline, self.report]
 
 
-def make_film(
-    theme: str,
-    *,
-    format: str | None = None,
-    lang: str | None = None,
-    scenes: int | None = None,
-    seconds: float | None = None,
-    seed: int | None = None,
-    draft: bool | None = None,
-    output: str | Path | None = None,
-    config: str | Path | None = None,
-    progress: Progress | None = None,
-    writer: Screenwriter | None = None,
-    renderer: SceneRenderer | None = None,
-    tts: TTSBackend | None = None,
-) -> FilmResult:
-    """Make a film from one line. Same theme and settings -> same run directory, continued, not redone."""
-    theme = _clean_theme(theme)
-    settings = load_settings(Path(config) if config else None).with_overrides(
-        format=format, language=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft, output_dir=output)
-    _check(settings)
-    language = detect_language(theme) if settings.language == "auto" else settings.language
-    settings = settings.with_overrides(language=language)
-    load_format(settings.format, draft=settings.draft)  # fail on a bad format before making a directory
-    run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))
-    if not run.request.is_file():
-        write_text(run.request, json.dumps({"theme": theme, "settings": settings.cache_view()}, ensure_ascii=False, indent=1))
+@dataclass(frozen=True)
+class PlanResult:
+    run_id: str
+    run_dir: Path
+    screenplay: Screenplay
+
+
+def make_film(theme: str, *, progress: Progress | None = None, writer: Screenwriter | None = None,
+              renderer: SceneRenderer | None = None, tts: TTSBackend | None = None, **options: Any) -> FilmResult:
+    """Make a film from one line. Same theme and settings -> same run directory, continued, not redone.
+
+    Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url.
+    """
+    run, theme, settings = _prepare(_clean_theme(theme), options, progress)
     return _execute(run, theme, settings, progress, writer, renderer, tts)
 
 
+def plan(theme: str, *, progress: Progress | None = None, writer: Screenwriter | None = None,
+         **options: Any) -> PlanResult:
+    """Write the screenplay only and stop (a LangGraph interrupt): edit it, then `render` or `resume_film`."""
+    run, theme, settings = _prepare(_clean_theme(theme), options, progress)
+    values = _run_graph(run, theme, settings, progress, writer, None, None, stop_after_plan=True)[0]
+    return PlanResult(run.id, run.root, Screenplay.model_validate(values["screenplay"]))
+
+
+def render(screenplay: Screenplay | str | Path, *, progress: Progress | None = None,
+           renderer: SceneRenderer | None = None, tts: TTSBackend | None = None, **options: Any) -> FilmResult:
+    """Film exactly what a screenplay (a model, or a .yaml/.json file a person edited) says."""
+    if not isinstance(screenplay, Screenplay):
+        screenplay = load_screenplay(Path(screenplay))
+    data = screenplay.model_dump(mode="json")
+    digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
+    options = {**options, "lang": screenplay.language}
+    run, _, settings = _prepare(f"{screenplay.title} {digest}", options, progress, writer_name="screenplay")
+    return _execute(run, screenplay.title, settings, progress, None, renderer, tts, screenplay=data)
+
+
 def resume_film(run_id: str, *, output: str | Path | None = None, progress: Progress | None = None) -> FilmResult:
-    """Continue a run that was stopped: finished stages and shots are kept, not redone."""
-    defaults = load_settings()
-    run = find_run_dir(Path(output) if output else defaults.output_dir, run_id)
+    """Continue a stopped (or planned-only) run: finished stages and shots are kept, not redone."""
+    run = find_run_dir(Path(output) if output else load_settings().output_dir, run_id)
     saved = json.loads(run.request.read_text(encoding="utf-8"))
     view = dict(saved["settings"])
     settings = Settings(**{k: v for k, v in view.items() if k != "extra"}, extra=view.get("extra", {}),
@@ -82,30 +92,92 @@ def resume_film(run_id: str, *, output: str | Path | None = None, progress: Prog
     return _execute(run, saved["theme"], settings, progress, None, None, None)
 
 
-def _execute(run: RunDir, theme: str, settings: Settings, progress: Progress | None,
-             writer: Screenwriter | None, renderer: SceneRenderer | None, tts: TTSBackend | None) -> FilmResult:
+# --------------------------------------------------------------------------------------------------
+def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
+             writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
+    unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
+                              "llm_base_url"}
+    if unknown:
+        raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    config = options.get("config")
+    settings = load_settings(Path(config) if config else None).with_overrides(
+        format=options.get("format"), language=options.get("lang"), scenes=options.get("scenes"),
+        seconds=options.get("seconds"), seed=options.get("seed"), draft=options.get("draft"),
+        output_dir=options.get("output"), llm_model=options.get("llm"), llm_base_url=options.get("llm_base_url"))
+    _check(settings)
+    language = detect_language(theme) if settings.language == "auto" else settings.language
+    settings = settings.with_overrides(language=language)
+    load_format(settings.format, draft=settings.draft)  # fail on a bad format before making a directory
+    settings = _choose_writer(settings, progress) if writer_name is None else settings.with_overrides(
+        writer=writer_name)
+    run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))
+    if not run.request.is_file():
+        write_text(run.request, json.dumps({"theme": theme, "settings": settings.cache_view()},
+                                           ensure_ascii=False, indent=1))
+    return run, theme, settings
+
+
+def _choose_writer(settings: Settings, progress: Progress | None) -> Settings:
+    if settings.writer not in ("auto", "llm"):
+        return settings
+    llm = LLMSettings.resolve(settings.llm_model, settings.llm_base_url, settings.extra.get("llm"))
+    if llm is None:
+        if settings.writer == "llm":
+            raise InputError("writer 'llm' needs a model server: set OPENAI_API_KEY or --llm-base-url")
+        (progress or no_progress)(Event("plan", "note", detail=NO_LLM))
+        return settings.with_overrides(writer="offline")
+    return settings.with_overrides(writer="llm", llm_model=llm.model, llm_base_url=llm.base_url)
+
+
+def _make_writer(settings: Settings) -> Screenwriter:
+    if settings.writer == "llm":
+        llm = LLMSettings.resolve(settings.llm_model, settings.llm_base_url, settings.extra.get("llm"))
+        return create_writer("llm", llm=llm)
+    return create_writer(settings.writer)
+
+
+class _WriterOnDemand:
+    """Builds the screenwriter only if the plan stage runs: a resumed run needs no API key."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings, self.name = settings, settings.writer
+
+    def write(self, request):
+        return _make_writer(self.settings).write(request)
+
+
+def _execute(run: RunDir, theme: str, settings: Settings, progress: Progress | None, writer: Screenwriter | None,
+             renderer: SceneRenderer | None, tts: TTSBackend | None, screenplay: dict | None = None) -> FilmResult:
+    started = time.perf_counter()
+    values, components, resumed = _run_graph(run, theme, settings, progress, writer, renderer, tts,
+                                             screenplay=screenplay)
+    return _finish(run, values, components, time.perf_counter() - started, resumed)
+
+
+def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress | None,
+               writer: Screenwriter | None, renderer: SceneRenderer | None, tts: TTSBackend | None,
+               *, stop_after_plan: bool = False, screenplay: dict | None = None):
     fmt = load_format(settings.format, draft=settings.draft)
     components = Components(
-        writer=writer or create_writer(settings.writer),
+        writer=writer or _WriterOnDemand(settings),
         renderer=renderer or create_renderer(settings.renderer),
         tts=tts or create_tts(settings.tts),
         format=fmt, settings=settings, run=run, ffmpeg=ffmpeg_binary(settings.ffmpeg),
         progress=progress or no_progress,
     )
-    started = time.perf_counter()
     with open_checkpointer(run.state) as saver:
-        graph = build_graph(components, saver)
+        graph = build_graph(components, saver, stop_after_plan=stop_after_plan)
         config = {**THREAD, "max_concurrency": settings.worker_count}
         snapshot = graph.get_state(config)
         resumed = bool(snapshot.values)
         if not snapshot.values:
             request = {"theme": theme, "language": settings.language, "seconds": settings.seconds,
-                       "scenes": settings.scenes, "seed": settings.seed}
+                       "scenes": settings.scenes, "seed": settings.seed, "screenplay": screenplay}
             graph.invoke({"request": request}, config)
-        elif snapshot.next:
+        elif snapshot.next and not (stop_after_plan and "screenplay" in snapshot.values):
             graph.invoke(None, config)
         values = graph.get_state(config).values
-    return _finish(run, values, components, time.perf_counter() - started, resumed)
+    return values, components, resumed
 
 
 def _finish(run: RunDir, values: dict[str, Any], c: Components, wall: float, resumed: bool) -> FilmResult:
@@ -120,7 +192,9 @@ def _finish(run: RunDir, values: dict[str, Any], c: Components, wall: float, res
         "narration_lines": len(values["speech"]), "loudness_target": c.format.loudness_lufs,
         "loudness_measured_before": values.get("loudness", {}), "stage_seconds": c.clock.seconds(),
         "wall_seconds": round(wall, 3), "resumed": resumed,
-        "renderer": c.renderer.name, "tts": c.tts.name, "writer": c.writer.name,
+        "renderer": c.renderer.name, "tts": c.tts.name, "writer": c.settings.writer,
+        "llm": {"model": c.settings.llm_model, "base_url": c.settings.llm_base_url} if c.settings.writer == "llm"
+        else None,
         "files": [run.rel(p) for p in (video, *subtitles.values(), run.screenplay, run.timeline)],
     }
     write_text(run.report, json.dumps(report, ensure_ascii=False, indent=1))
@@ -144,3 +218,6 @@ def _check(settings: Settings) -> None:
         raise InputError(f"--scenes must be between 1 and 40, got {settings.scenes}")
     if not 5 <= float(settings.seconds) <= 3600:
         raise InputError(f"--seconds must be between 5 and 3600, got {settings.seconds}")
+
+
+__all__ = ["FilmResult", "PlanResult", "make_film", "parse_screenplay", "plan", "render", "resume_film"]

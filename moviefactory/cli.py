@@ -40,6 +40,9 @@ class _Display:
 
     def __call__(self, event) -> None:
         with self.lock:
+            if event.kind == "note":
+                self.progress.console.print(event.detail, highlight=False, soft_wrap=True)
+                return
             task = self.tasks.get(event.stage)
             if task is None:
                 task = self.progress.add_task(STAGE_LABEL.get(event.stage, event.stage), total=event.total or None)
@@ -98,25 +101,73 @@ def _summary(result, started: float) -> None:
         out.print(f"  {path}", highlight=False, soft_wrap=True)
 
 
+FORMAT = typer.Option(None, "--format", "-f", help="widescreen or vertical (configs/formats/).")
+LANG = typer.Option(None, "--lang", help="en, zh or auto (from the theme's script).")
+SCENES = typer.Option(None, "--scenes", help="Number of scenes.")
+SECONDS = typer.Option(None, "--seconds", help="Target length in seconds.")
+SEED = typer.Option(None, "--seed", help="Random seed (same seed, same film).")
+DRAFT = typer.Option(None, "--draft/--full", help="Render at a fraction of the size, fast.")
+OUTPUT = typer.Option(None, "--output", "-o", help="Where run directories go (default ./runs).")
+CONFIG = typer.Option(None, "--config", help="A YAML file of settings (see configs/default.yaml).")
+LLM = typer.Option(None, "--llm", help="Model name on an OpenAI-compatible server, e.g. gpt-4o-mini.")
+LLM_URL = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:11434/v1.")
+THEME = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".')
+
+
 @app.command()
 def make(
-    theme: str = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".'),
-    format: Optional[str] = typer.Option(None, "--format", "-f", help="widescreen or vertical (configs/formats/)."),
-    lang: Optional[str] = typer.Option(None, "--lang", help="en, zh or auto (from the theme's script)."),
-    scenes: Optional[int] = typer.Option(None, "--scenes", help="Number of scenes."),
-    seconds: Optional[float] = typer.Option(None, "--seconds", help="Target length in seconds."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Random seed (same seed, same film)."),
-    draft: Optional[bool] = typer.Option(None, "--draft/--full", help="Render at a fraction of the size, fast."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Where run directories go (default ./runs)."),
-    config: Optional[Path] = typer.Option(None, "--config", help="A YAML file of settings (configs/default.yaml)."),
+    theme: str = THEME, format: Optional[str] = FORMAT, lang: Optional[str] = LANG, scenes: Optional[int] = SCENES,
+    seconds: Optional[float] = SECONDS, seed: Optional[int] = SEED, draft: Optional[bool] = DRAFT,
+    output: Optional[Path] = OUTPUT, config: Optional[Path] = CONFIG, llm: Optional[str] = LLM,
+    llm_base_url: Optional[str] = LLM_URL,
 ) -> None:
     """Make a film from one line."""
     from .api import make_film
 
     started = time.perf_counter()
     with _errors(), _progress() as display:
-        result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed,
-                           draft=draft, output=output, config=config, progress=display)
+        result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
+                           output=output, config=config, llm=llm, llm_base_url=llm_base_url, progress=display)
+    _summary(result, started)
+
+
+@app.command()
+def plan(
+    theme: str = THEME,
+    plan_file: Path = typer.Option(..., "--out", "-o", help="Where to write the screenplay (.yaml or .json)."),
+    format: Optional[str] = FORMAT, lang: Optional[str] = LANG, scenes: Optional[int] = SCENES,
+    seconds: Optional[float] = SECONDS, seed: Optional[int] = SEED, draft: Optional[bool] = DRAFT,
+    output: Optional[Path] = typer.Option(None, "--output", help="Where run directories go (default ./runs)."), config: Optional[Path] = CONFIG, llm: Optional[str] = LLM,
+    llm_base_url: Optional[str] = LLM_URL,
+) -> None:
+    """Write the screenplay only, to review and edit before rendering."""
+    from . import api
+    from .screenplay import dump_screenplay
+
+    with _errors(), _progress() as display:
+        result = api.plan(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
+                          output=output, config=config, llm=llm, llm_base_url=llm_base_url, progress=display)
+        dump_screenplay(result.screenplay, plan_file)
+    sp = result.screenplay
+    out.print(f"[bold]{sp.title}[/bold]: {len(sp.scenes)} scenes, {len(sp.shots())} shots, {sp.duration:.0f} s")
+    out.print(f"wrote: {plan_file}", highlight=False, soft_wrap=True)
+    out.print(f"edit it, then:  moviefactory render {plan_file}", highlight=False, soft_wrap=True)
+    out.print(f"or shoot it as written:  moviefactory resume {result.run_id}", highlight=False, soft_wrap=True)
+
+
+@app.command()
+def render(
+    plan_file: Path = typer.Argument(..., help="A screenplay written by `plan` (and edited by you)."),
+    format: Optional[str] = FORMAT, seed: Optional[int] = SEED, draft: Optional[bool] = DRAFT,
+    output: Optional[Path] = OUTPUT, config: Optional[Path] = CONFIG,
+) -> None:
+    """Film exactly what a screenplay file says."""
+    from . import api
+
+    started = time.perf_counter()
+    with _errors(), _progress() as display:
+        result = api.render(plan_file, format=format, seed=seed, draft=draft, output=output, config=config,
+                            progress=display)
     _summary(result, started)
 
 

@@ -118,7 +118,9 @@ class Settings:
     seconds: float = 45.0  # target film length
     seed: int = 7  # drives every random choice, so a run is reproducible
     draft: bool = False  # render at the preset's draft_scale
-    writer: str = "offline"  # screenwriter registry name
+    writer: str = "auto"  # screenwriter registry name; auto: 'llm' when one is configured, else 'offline'
+    llm_model: str | None = None  # model name on the OpenAI-compatible server (--llm)
+    llm_base_url: str | None = None  # server URL (--llm-base-url); None: OPENAI_BASE_URL or api.openai.com
     renderer: str = "animatic"  # scene renderer registry name
     tts: str = "espeak"  # speech backend registry name
     ffmpeg: str | None = None  # ffmpeg binary; None: imageio-ffmpeg's
@@ -140,8 +142,20 @@ class Settings:
         return {
             "format": self.format, "language": self.language, "scenes": self.scenes,
             "seconds": self.seconds, "seed": self.seed, "draft": self.draft, "writer": self.writer,
-            "renderer": self.renderer, "tts": self.tts, "extra": self.extra,
+            "llm_model": self.llm_model, "llm_base_url": self.llm_base_url,
+            "renderer": self.renderer, "tts": self.tts, "extra": _without_secrets(self.extra),
         }
+
+
+_SECRET = ("key", "secret", "token", "password")
+
+
+def _without_secrets(value: Any) -> Any:
+    """Config values fit for run files: anything named like a credential is dropped."""
+    if isinstance(value, dict):
+        return {k: _without_secrets(v) for k, v in value.items() if not any(s in str(k).lower() for s in _SECRET)
+                or str(k).lower().endswith("_env")}
+    return value
 
 
 _FIELDS = {f for f in Settings.__dataclass_fields__ if f != "extra"}

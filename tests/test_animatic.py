@@ -11,9 +11,9 @@ import pytest
 from moviefactory.config import load_format
 from moviefactory.errors import MovieFactoryError, RenderError, ToolError
 from moviefactory.media.ffmpeg import ffmpeg_binary
-from moviefactory.render import Clip, RenderContext, SceneRenderer, create_renderer, renderer_names
-from moviefactory.render.animatic import AnimaticRenderer, band_height, caption_band
-from moviefactory.render.backdrop import features, paint_backdrop
+from moviefactory.renderers import Clip, RenderContext, SceneRenderer, create_renderer, renderer_names
+from moviefactory.renderers.animatic import AnimaticRenderer, band_height, caption_band
+from moviefactory.renderers.backdrop import features, paint_backdrop
 from moviefactory.screenplay import Character, Scene, Screenplay, Shot, Voice
 
 TEMPLE = dict(heading="EXT. MOUNTAIN TEMPLE - NIGHT", setting="old mountain temple", time_of_day="night")

@@ -8,7 +8,7 @@ import pytest
 from moviefactory.audio import create_tts, tts_names
 from moviefactory.config import load_format
 from moviefactory.planner import PlanRequest, create_writer, writer_names
-from moviefactory.render import RenderContext, SceneRenderer, create_renderer, renderer_names
+from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer, renderer_names
 from moviefactory.screenplay import Screenplay, Voice
 
 from factories import tiny_screenplay

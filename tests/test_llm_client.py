@@ -6,7 +6,7 @@ import json
 import pytest
 from pydantic import BaseModel, Field
 
-from moviefactory.errors import PlanningError
+from moviefactory.errors import ConfigError, PlanningError
 from moviefactory.planner.llm import ChatClient, LLMSettings, extract_json
 
 from fake_openai import FakeOpenAI, Reply
@@ -110,5 +110,5 @@ def test_settings_resolve_from_flags_config_and_environment():
     assert s.base_url.endswith("/v1") and s.api_key is None
     s = LLMSettings.resolve(None, None, {"model": "m", "base_url": "http://h/v1", "timeout": 5}, env={})
     assert (s.model, s.timeout) == ("m", 5)
-    with pytest.raises(PlanningError, match="needs an API key"):
+    with pytest.raises(ConfigError, match="needs an API key"):
         LLMSettings.resolve("gpt-4o", None, {}, env={})

@@ -13,7 +13,7 @@ import pytest
 
 import moviefactory as mf
 from moviefactory.errors import RenderError
-from moviefactory.render import create_renderer
+from moviefactory.renderers import create_renderer
 
 from media import video_frames
 

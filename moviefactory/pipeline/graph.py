@@ -17,7 +17,7 @@ from langgraph.types import Send
 
 from ..config import Format, Settings
 from ..planner import Screenwriter
-from ..render import SceneRenderer
+from ..renderers import SceneRenderer
 from ..audio import TTSBackend
 from ..runs import RunDir
 from .nodes import Nodes
@@ -57,7 +57,9 @@ def route_shots(state: FilmState) -> list[Send]:
     return [Send("render_shot", {"screenplay": state["screenplay"], "shot_id": sid}) for sid in shots]
 
 
-def build_graph(components: Components, checkpointer):
+def build_graph(components: Components, checkpointer, *, stop_after_plan: bool = False):
+    """The film graph. With `stop_after_plan`, it pauses after the screenplay (a LangGraph interrupt)
+    so a person can review it; invoking it again with no input continues from there."""
     nodes = Nodes(components)
     g = StateGraph(FilmState)
     g.add_node("plan", nodes.plan)
@@ -71,7 +73,7 @@ def build_graph(components: Components, checkpointer):
     g.add_edge("render_shot", "build_timeline")
     g.add_edge("build_timeline", "assemble")
     g.add_edge("assemble", END)
-    return g.compile(checkpointer=checkpointer)
+    return g.compile(checkpointer=checkpointer, interrupt_after=["plan"] if stop_after_plan else None)
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import hashlib
 from typing import Any
 
 from ..planner import PlanRequest
-from ..render import RenderContext
+from ..renderers import RenderContext
 from ..screenplay import Screenplay, line_id
 from ..media.assemble import assemble
 from ..media.files import atomic_path, write_text
@@ -44,6 +44,9 @@ class Nodes:
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:
         self._event("plan", "start")
         req = state["request"]
+        if self.c.settings.writer == "llm":
+            self._event("plan", "note", detail=f"writing with {self.c.settings.llm_model} at "
+                                                f"{self.c.settings.llm_base_url or 'api.openai.com'}")
         if req.get("screenplay"):
             screenplay = Screenplay.model_validate(req["screenplay"])
         else:

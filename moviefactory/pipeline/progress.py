@@ -12,7 +12,7 @@ STAGES = ("plan", "narrate", "render", "timeline", "assemble")
 @dataclass(frozen=True)
 class Event:
     stage: str  # one of STAGES
-    kind: str  # 'start' | 'step' | 'done' | 'cached'
+    kind: str  # 'start' | 'step' | 'done' | 'cached' | 'note' (a one-line message for the user)
     done: int = 0  # steps finished so far (shots, lines)
     total: int = 0  # steps in the stage (0 when it has none)
     detail: str = ""  # e.g. the scene and shot just finished

@@ -16,7 +16,7 @@ from typing import Any, Mapping, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..errors import MissingDependencyError, PlanningError
+from ..errors import ConfigError, MissingDependencyError, PlanningError
 from ..screenplay.validation import describe_errors
 from .prompts import render_prompt
 
@@ -48,7 +48,7 @@ class LLMSettings:
         if not (api_key or base_url or model):
             return None
         if not (api_key or base_url):
-            raise PlanningError(f"--llm {model} needs an API key in ${key_var} or a server in --llm-base-url")
+            raise ConfigError(f"--llm {model} needs an API key in ${key_var} or a server in --llm-base-url")
         known = {k: options[k] for k in ("timeout", "max_retries", "max_repairs", "temperature") if k in options}
         return cls(model=model or DEFAULT_MODEL, base_url=base_url, api_key=api_key, **known)
 

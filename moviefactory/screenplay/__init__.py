@@ -11,9 +11,9 @@ from .models import (
     Voice,
     line_id,
 )
-from .validation import load_screenplay, parse_screenplay, screenplay_schema
+from .validation import dump_screenplay, load_screenplay, parse_screenplay, screenplay_schema
 
 __all__ = [
     "NARRATOR", "Character", "Line", "MusicBrief", "Scene", "Screenplay", "Shot", "SoundCue",
-    "Transition", "Voice", "line_id", "load_screenplay", "parse_screenplay", "screenplay_schema",
+    "Transition", "Voice", "dump_screenplay", "line_id", "load_screenplay", "parse_screenplay", "screenplay_schema",
 ]

@@ -24,11 +24,53 @@ def describe_errors(exc: ValidationError, limit: int = 3) -> str:
     return "; ".join(parts)
 
 
-def parse_screenplay(data: Any, source: str = "screenplay") -> Screenplay:
+def parse_screenplay(data: Any, source: str = "screenplay", text: str | None = None) -> Screenplay:
     try:
         return Screenplay.model_validate(data)
     except ValidationError as exc:
-        raise ScreenplayError(f"{source} is not a valid screenplay: {describe_errors(exc)}", stage="plan") from None
+        where = _line_of(text, exc.errors()[0]["loc"]) if text else None
+        at = f"{source} line {where}" if where else source
+        raise ScreenplayError(f"{at} is not a valid screenplay: {describe_errors(exc)}", stage="plan") from None
+
+
+def _line_of(text: str, loc: tuple) -> int | None:
+    """The 1-based line of the YAML node at `loc` (or of its nearest parent that exists)."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    for key in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == str(key)), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
+            child = node.value[key]
+        else:
+            child = None
+        if child is None:
+            break
+        node = child
+    return node.start_mark.line + 1 if node is not None else None
+
+
+HEADER = """# moviefactory screenplay. Edit anything (shots, durations, narration, voices), then:
+#   moviefactory render {name}
+# The file is validated before anything is rendered; errors name the line and the field.
+"""
+
+
+def dump_screenplay(screenplay: Screenplay, path: Path) -> Path:
+    """Write a screenplay a person can edit: YAML (with a header saying what to do next) or JSON."""
+    from ..media.files import write_text
+
+    data = screenplay.model_dump(mode="json")
+    if path.suffix in (".yaml", ".yml"):
+        text = HEADER.format(name=path.name) + yaml.safe_dump(data, allow_unicode=True, sort_keys=False, width=100)
+    else:
+        text = json.dumps(data, ensure_ascii=False, indent=1)
+    try:
+        return write_text(path, text)
+    except OSError as exc:
+        raise ScreenplayError(f"cannot write {path}: {exc.strerror}") from None
 
 
 def load_screenplay(path: Path) -> Screenplay:
@@ -40,7 +82,7 @@ def load_screenplay(path: Path) -> Screenplay:
         data = yaml.safe_load(text) if path.suffix in (".yaml", ".yml") else json.loads(text)
     except (yaml.YAMLError, json.JSONDecodeError) as exc:
         raise ScreenplayError(f"{path} is not valid {path.suffix.lstrip('.') or 'JSON'}: {exc}".splitlines()[0]) from None
-    return parse_screenplay(data, source=str(path))
+    return parse_screenplay(data, source=str(path), text=text if path.suffix in (".yaml", ".yml") else None)
 
 
 def screenplay_schema() -> dict:

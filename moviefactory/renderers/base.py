@@ -61,7 +61,7 @@ class SceneRenderer(Protocol):
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip: ...
 
 
-_REGISTRY: Registry = Registry("renderer", ("moviefactory.render.animatic",))
+_REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic",))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create
