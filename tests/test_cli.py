@@ -50,3 +50,22 @@ def test_doctor_finds_the_pip_installed_tools():
     proc = run("doctor")
     assert proc.returncode == 0, proc.stdout
     assert proc.stdout.count("ok") == 3
+
+
+@pytest.mark.slow
+def test_make_reads_a_config_file_and_flags_win(tmp_path):
+    import av
+
+    config = tmp_path / "short.yaml"
+    config.write_text("format: vertical\ndraft: true\nscenes: 2\nseconds: 10\nformat_unused_key: 1\n")
+    proc = run("make", "A paper boat on a rainy street", "--config", str(config), "--seed", "3",
+               "--output", str(tmp_path / "runs"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "offline screenwriter" in proc.stderr  # no LLM configured: said in one line
+    film = next((tmp_path / "runs").glob("*/film.mp4"))
+    assert str(film) in proc.stdout
+    with av.open(str(film)) as c:
+        v = c.streams.video[0].codec_context
+        assert (v.width, v.height) == (270, 480)
+    plan = (film.parent / "screenplay.json").read_text()
+    assert plan.count('"heading"') == 2
