@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from .renderers import SceneRenderer, create_renderer
 from .runs import RunDir, find_run_dir, open_run_dir, run_id_for
 from .screenplay import Screenplay, load_screenplay, parse_screenplay
 
+log = logging.getLogger("moviefactory")
 MAX_THEME = 1000
 THREAD = {"configurable": {"thread_id": "film"}}
 NO_LLM = "no LLM configured (set OPENAI_API_KEY, or --llm-base-url for a local server): using the offline screenwriter"
@@ -124,6 +126,7 @@ def _choose_writer(settings: Settings, progress: Progress | None) -> Settings:
     if llm is None:
         if settings.writer == "llm":
             raise InputError("writer 'llm' needs a model server: set OPENAI_API_KEY or --llm-base-url")
+        log.info(NO_LLM)
         (progress or no_progress)(Event("plan", "note", detail=NO_LLM))
         return settings.with_overrides(writer="offline")
     return settings.with_overrides(writer="llm", llm_model=llm.model, llm_base_url=llm.base_url)

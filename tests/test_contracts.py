@@ -8,10 +8,13 @@ import pytest
 from moviefactory.audio import create_tts, tts_names
 from moviefactory.config import load_format
 from moviefactory.planner import PlanRequest, create_writer, writer_names
+from moviefactory.planner.llm import LLMSettings
 from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer, renderer_names
 from moviefactory.screenplay import Screenplay, Voice
 
 from factories import tiny_screenplay
+from fake_openai import FakeOpenAI, Reply
+from scripted_llm import Story, zh_story
 from media import video_frames
 
 
@@ -43,10 +46,25 @@ def test_tts_contract(name, language, text, tmp_path):
     assert said.words and all(0 <= w.start < w.end <= said.duration + 1e-6 for w in said.words)
 
 
+@pytest.fixture(scope="module")
+def llm_server():
+    with FakeOpenAI() as server:  # the only stand-in: a remote model, as a real HTTP server on 127.0.0.1
+        yield server
+
+
+def _writer(name: str, language: str, server: FakeOpenAI):
+    if name != "llm":
+        return create_writer(name)
+    server.default = Reply(respond=zh_story() if language == "zh" else Story())
+    return create_writer("llm", llm=LLMSettings(model="test-model", base_url=server.base_url, api_key="sk-test",
+                                                 timeout=5, max_retries=0))
+
+
 @pytest.mark.parametrize("name", writer_names())
 @pytest.mark.parametrize("language, theme", [("en", "An astronaut's space adventure"), ("zh", "月光下的少林寺")])
-def test_writer_contract(name, language, theme):
-    writer = create_writer(name)
+def test_writer_contract(name, language, theme, llm_server):
+    writer = _writer(name, language, llm_server)
+    assert writer.name == name
     sp = writer.write(PlanRequest(theme=theme, language=language, seconds=30, scenes=3, seed=1, format="vertical"))
     assert isinstance(sp, Screenplay) and sp.language == language and len(sp.scenes) == 3
     assert 20 <= sp.duration <= 45

@@ -6,7 +6,7 @@ from moviefactory.config import load_format
 from moviefactory.screenplay import line_id
 from moviefactory.timeline.build import ClipRef, SpeechRef, build_timeline, shot_frames
 from moviefactory.timeline.model import Timeline
-from moviefactory.timeline.pacing import GAP, LEAD_IN, TAIL, fit_to_speech, needed_length
+from moviefactory.timeline.pacing import LEAD_IN, TAIL, fit_to_speech, needed_length
 
 from factories import tiny_screenplay
 

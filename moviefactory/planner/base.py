@@ -29,7 +29,7 @@ class Screenwriter(Protocol):
     def write(self, request: PlanRequest) -> Screenplay: ...
 
 
-_REGISTRY: Registry = Registry("screenwriter", ("moviefactory.planner.offline",))
+_REGISTRY: Registry = Registry("screenwriter", ("moviefactory.planner.offline", "moviefactory.planner.llm_writer"))
 register_writer = _REGISTRY.register
 writer_names = _REGISTRY.names
 create_writer = _REGISTRY.create

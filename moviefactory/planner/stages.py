@@ -97,7 +97,7 @@ class OutlineReply(_Reply):
 # 2. screenplay --------------------------------------------------------------------------------
 class DraftShot(_Reply):
     description: str = Field(..., min_length=1, description="What the camera sees, in English: one visual idea.")
-    camera: Camera = Field("static", description="static, push_in, pull_out, pan_left, pan_right, tilt_up or tilt_down.")
+    camera: Camera = Field("static", description="static, push_in, pull_out, pan_left, pan_right, tilt_up, tilt_down.")
     motion: float = Field(0.5, description="Motion strength from 0 (still) to 1 (lively).")
     duration: float = Field(..., gt=0, description="Seconds, 2 to 8.")
     characters: list[str] = Field([], description="Names of the characters visible in the shot.")

@@ -1,0 +1,61 @@
+"""A whole film written by a model over HTTP (a scripted one on 127.0.0.1), through the CLI."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pysubs2
+import pytest
+
+from fake_openai import FakeOpenAI, Reply
+from scripted_llm import ELIAS, STAGES, Story
+
+pytestmark = [pytest.mark.slow]
+SECRET = "sk-live-DO-NOT-LEAK-4242"
+
+
+def test_make_with_an_llm_and_the_key_never_reaches_run_files_or_output(tmp_path):
+    story = Story()
+    with FakeOpenAI(default=Reply(respond=story)) as server:
+        env = {**os.environ, "OPENAI_API_KEY": SECRET}
+        proc = subprocess.run(
+            [sys.executable, "-m", "moviefactory", "make", "A lighthouse keeper and a storm", "--llm", "test-model",
+             "--llm-base-url", server.base_url, "--format", "vertical", "--seconds", "20", "--draft",
+             "--output", str(tmp_path)], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert list(dict.fromkeys(story.seen)) == STAGES  # every stage, in order (a stage may be re-asked)
+    assert server.requests[0].headers["authorization"] == f"Bearer {SECRET}"  # the key was used...
+    run_dir = next(tmp_path.iterdir())
+    for path in run_dir.rglob("*"):  # ...and written nowhere
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+    assert SECRET not in proc.stdout + proc.stderr
+    assert "test-model" in proc.stderr  # the user is told which model writes
+
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["writer"] == "llm" and report["llm"]["model"] == "test-model"
+    said = " ".join(c.plaintext.replace("\n", " ") for c in pysubs2.load(str(run_dir / "film.srt")))
+    assert "For forty years, Elias had never let the light go dark." in said
+    screenplay = json.loads((run_dir / "screenplay.json").read_text())
+    prompts = [shot["prompt"] for scene in screenplay["scenes"] for shot in scene["shots"]
+               if "Elias" in shot["characters"]]
+    assert prompts and all(ELIAS in p for p in prompts)
+
+
+def test_a_model_server_that_is_down_is_one_clear_line(tmp_path):
+    with FakeOpenAI(default=Reply(status=503, error="model is loading")) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "moviefactory", "make", "A cat", "--llm", "m", "--llm-base-url", server.base_url,
+             "--draft", "--config", str(_fast_config(tmp_path)), "--output", str(tmp_path / "runs")],
+            capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    last = proc.stderr.strip().splitlines()[-1]
+    assert last.startswith("error:") and "answered 503" in last and "model is loading" in last
+
+
+def _fast_config(tmp_path):
+    config = tmp_path / "fast.yaml"
+    config.write_text("llm:\n  max_retries: 0\n  timeout: 5\n")
+    return config
