@@ -4,6 +4,8 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 THEME ?= An astronaut's space adventure
+# The CPU build (from the machine's wheel cache where there is one); set TORCH= to keep your own.
+TORCH ?= torch==2.13.0
 
 .PHONY: setup demo test bench clean
 
@@ -12,6 +14,8 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
+	$(if $(TORCH),$(BIN)/python -m pip install -q $(TORCH))
+	$(BIN)/python -m pip install -q --no-deps 'tinysoundfont>=0.3.6'
 	$(BIN)/python -m pip install -q -e '.[test]'
 	touch $@
 

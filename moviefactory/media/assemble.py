@@ -18,7 +18,7 @@ import ffmpeg as ffx
 from ..config import Format
 from ..errors import AssemblyError
 from ..resources import cjk_font
-from ..timeline.model import Timeline, VideoClip
+from ..timeline.model import AudioClip, Timeline, VideoClip
 from .ffmpeg import run_ffmpeg
 from .files import atomic_path
 
@@ -29,27 +29,70 @@ def _sec(t: Fraction | float) -> str:
     return f"{float(t):.6f}"
 
 
-def _audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
-    """Every audio clip placed at its time over a silent bed exactly the film's length."""
-    rate = fmt.encoder.sample_rate
+# Music dips this far under speech, quickly when a line starts and slowly after it ends.
+DUCK = dict(threshold=0.02, ratio=8, attack=40, release=600, knee=4)
+
+
+class _Sources:
+    """One input per file; a file used by several clips (a looped bed) is split, not opened twice."""
+
+    def __init__(self, clips: list[AudioClip], run_dir: Path) -> None:
+        self.uses: dict[str, int] = {}
+        for c in clips:
+            self.uses[c.path] = self.uses.get(c.path, 0) + 1
+        self.run_dir, self.split, self.taken = run_dir, {}, {}
+
+    def take(self, path: str):
+        stream = ffx.input(str(self.run_dir / path)).audio
+        if self.uses[path] == 1:
+            return stream
+        if path not in self.split:
+            self.split[path] = stream.filter_multi_output("asplit", self.uses[path])
+        k = self.taken[path] = self.taken.get(path, -1) + 1
+        return self.split[path].stream(k)
+
+
+def _clip(clip: AudioClip, sources: _Sources, rate: int):
+    a = sources.take(clip.path).filter("aresample", rate).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+    a = a.filter("atrim", start=_sec(clip.offset), duration=_sec(clip.duration)).filter("asetpts", "PTS-STARTPTS")
+    if clip.gain_db:
+        a = a.filter("volume", f"{clip.gain_db}dB")
+    if clip.fade_in:
+        a = a.filter("afade", t="in", d=clip.fade_in)
+    if clip.fade_out:
+        a = a.filter("afade", t="out", st=_sec(max(0.0, float(clip.duration) - clip.fade_out)), d=clip.fade_out)
+    return a.filter("adelay", delays=round(float(clip.start) * 1000), all=1)
+
+
+def _bus(clips: list[AudioClip], timeline: Timeline, sources: _Sources, rate: int):
+    """The clips placed at their times over a silent bed exactly the film's length."""
     bed = ffx.input(f"anullsrc=r={rate}:cl=stereo", f="lavfi", t=_sec(timeline.duration)).audio
-    parts = [bed]
-    for clip in timeline.audio:
-        a = ffx.input(str(run_dir / clip.path)).audio
-        a = a.filter("aresample", rate).filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
-        a = a.filter("atrim", duration=_sec(clip.duration)).filter("asetpts", "PTS-STARTPTS")
-        if clip.gain_db:
-            a = a.filter("volume", f"{clip.gain_db}dB")
-        if clip.fade_in:
-            a = a.filter("afade", t="in", d=clip.fade_in)
-        if clip.fade_out:
-            a = a.filter("afade", t="out", st=_sec(max(0.0, float(clip.duration) - clip.fade_out)), d=clip.fade_out)
-        a = a.filter("adelay", delays=round(float(clip.start) * 1000), all=1)
-        parts.append(a)
+    parts = [bed, *(_clip(c, sources, rate) for c in clips)]
     if len(parts) == 1:
         return bed
     # normalize=0: amix must not divide every input by the number of inputs.
     return ffx.filter(parts, "amix", inputs=len(parts), duration="first", dropout_transition=0, normalize=0)
+
+
+def _audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
+    """Three stems -- narration, music, sound effects -- with the music ducked under the narration."""
+    rate = fmt.encoder.sample_rate
+    by_role = {role: [c for c in timeline.audio if c.role == role] for role in ("narration", "music", "sfx")}
+    sources = _Sources(list(timeline.audio), run_dir)
+    voice = _bus(by_role["narration"], timeline, sources, rate)
+    stems = [voice]
+    if by_role["music"]:
+        music = _bus(by_role["music"], timeline, sources, rate)
+        if by_role["narration"]:
+            split = voice.filter_multi_output("asplit", 2)
+            stems = [split.stream(0)]
+            music = ffx.filter([music, split.stream(1)], "sidechaincompress", **DUCK)
+        stems.append(music)
+    if by_role["sfx"]:
+        stems.append(_bus(by_role["sfx"], timeline, sources, rate))
+    if len(stems) == 1:
+        return voice
+    return ffx.filter(stems, "amix", inputs=len(stems), duration="first", dropout_transition=0, normalize=0)
 
 
 def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str) -> dict | None:

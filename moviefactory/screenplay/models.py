@@ -162,3 +162,8 @@ class Screenplay(_Frozen):
 def line_id(scene: Scene, index: int) -> str:
     """Stable id of a narration line: the scene id and its position."""
     return f"{scene.id}-l{index + 1:02d}"
+
+
+def cue_id(scene: Scene, index: int) -> str:
+    """Stable id of a sound cue: the scene id and its position."""
+    return f"{scene.id}-c{index + 1:02d}"

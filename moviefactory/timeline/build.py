@@ -6,10 +6,11 @@ from fractions import Fraction
 from typing import Mapping, Sequence
 
 from ..config import Format
-from ..screenplay import Screenplay, line_id
+from ..screenplay import Screenplay, cue_id, line_id
 from .captions import Measure, caption_cues, ms
 from .model import AudioClip, Cue, Timeline, VideoClip
 from .pacing import GAP, narration_start
+from .score import SfxRef, TrackRef, music_clips, sfx_clip
 
 
 @dataclass(frozen=True)
@@ -35,12 +36,15 @@ def build_timeline(
     clips: Mapping[str, ClipRef],
     speech: Mapping[str, SpeechRef],
     measure: Measure,
+    music: TrackRef | None = None,
+    sfx: Mapping[str, SfxRef] | None = None,
 ) -> Timeline:
     fps = fmt.frame_rate
     video: list[VideoClip] = []
     audio: list[AudioClip] = []
     cues: list[Cue] = []
     end = 0  # timeline end so far, in frames
+    cues_at: list[tuple[SfxRef, Fraction, float]] = []
     for i, scene in enumerate(screenplay.scenes):
         scene_start = end
         for j, shot in enumerate(scene.shots):
@@ -59,6 +63,9 @@ def build_timeline(
             end = start + clip.frames
 
         scene_end = Fraction(end) / fps
+        for k, cue in enumerate(scene.sound_cues):
+            if sfx and cue_id(scene, k) in sfx:
+                cues_at.append((sfx[cue_id(scene, k)], Fraction(scene_start) / fps + ms(cue.at), cue.duration))
         t = Fraction(scene_start) / fps + ms(narration_start(screenplay, i))
         for k, line in enumerate(scene.narration):
             ref = speech[line_id(scene, k)]
@@ -72,8 +79,12 @@ def build_timeline(
             )
             t += duration + ms(GAP)
 
+    film = Fraction(end) / fps
+    if music is not None:
+        audio += music_clips(music, film)
+    audio += [c for ref, at, wanted in cues_at if (c := sfx_clip(ref, at, wanted, film)) is not None]
     return Timeline(
         title=screenplay.title, language=screenplay.language, width=fmt.width, height=fmt.height, fps=fps,
-        duration=Fraction(end) / fps, video=tuple(video), audio=tuple(audio), cues=tuple(cues),
+        duration=film, video=tuple(video), audio=tuple(audio), cues=tuple(cues),
         loudness_lufs=fmt.loudness_lufs, true_peak_db=fmt.true_peak_db, meta={"format": fmt.name},
     )

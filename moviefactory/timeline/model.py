@@ -33,6 +33,7 @@ class AudioClip:
     gain_db: float = 0.0
     fade_in: float = 0.0
     fade_out: float = 0.0
+    offset: Fraction = Fraction(0)  # in-point: where in the source file the clip starts
 
     @property
     def end(self) -> Fraction:
