@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .audio import TTSBackend, create_tts
+from .audio.sources import library_opener
 from .config import Settings, load_format, load_settings
 from .errors import InputError
 from .media.ffmpeg import ffmpeg_binary, probe
@@ -58,7 +59,8 @@ def make_film(theme: str, *, progress: Progress | None = None, writer: Screenwri
               renderer: SceneRenderer | None = None, tts: TTSBackend | None = None, **options: Any) -> FilmResult:
     """Make a film from one line. Same theme and settings -> same run directory, continued, not redone.
 
-    Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url.
+    Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url, tts, voice,
+    music, sfx ('default', 'none' or an index folder).
     """
     run, theme, settings = _prepare(_clean_theme(theme), options, progress)
     return _execute(run, theme, settings, progress, writer, renderer, tts)
@@ -98,14 +100,15 @@ def resume_film(run_id: str, *, output: str | Path | None = None, progress: Prog
 def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
              writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
     unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
-                              "llm_base_url"}
+                              "llm_base_url", "tts", "voice", "music", "sfx"}
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     config = options.get("config")
     settings = load_settings(Path(config) if config else None).with_overrides(
         format=options.get("format"), language=options.get("lang"), scenes=options.get("scenes"),
         seconds=options.get("seconds"), seed=options.get("seed"), draft=options.get("draft"),
-        output_dir=options.get("output"), llm_model=options.get("llm"), llm_base_url=options.get("llm_base_url"))
+        output_dir=options.get("output"), llm_model=options.get("llm"), llm_base_url=options.get("llm_base_url"),
+        tts=options.get("tts"), voice=options.get("voice"), music=options.get("music"), sfx=options.get("sfx"))
     _check(settings)
     language = detect_language(theme) if settings.language == "auto" else settings.language
     settings = settings.with_overrides(language=language)
@@ -166,6 +169,7 @@ def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress |
         renderer=renderer or create_renderer(settings.renderer),
         tts=tts or create_tts(settings.tts),
         format=fmt, settings=settings, run=run, ffmpeg=ffmpeg_binary(settings.ffmpeg),
+        music=library_opener("music", settings.music), sfx=library_opener("sfx", settings.sfx),
         progress=progress or no_progress,
     )
     with open_checkpointer(run.state) as saver:
@@ -196,6 +200,7 @@ def _finish(run: RunDir, values: dict[str, Any], c: Components, wall: float, res
         "loudness_measured_before": values.get("loudness", {}), "stage_seconds": c.clock.seconds(),
         "wall_seconds": round(wall, 3), "resumed": resumed,
         "renderer": c.renderer.name, "tts": c.tts.name, "writer": c.settings.writer,
+        "music": values.get("music"), "sfx": values.get("sfx"),
         "llm": {"model": c.settings.llm_model, "base_url": c.settings.llm_base_url} if c.settings.writer == "llm"
         else None,
         "files": [run.rel(p) for p in (video, *subtitles.values(), run.screenplay, run.timeline)],

@@ -22,7 +22,7 @@ out = Console()
 _debug = False
 
 STAGE_LABEL = {"plan": "Writing the screenplay", "narrate": "Recording narration", "render": "Rendering shots",
-               "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
+               "sound": "Choosing music and effects", "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
 
 
 @app.callback()
@@ -111,6 +111,10 @@ OUTPUT = typer.Option(None, "--output", "-o", help="Where run directories go (de
 CONFIG = typer.Option(None, "--config", help="A YAML file of settings (see configs/default.yaml).")
 LLM = typer.Option(None, "--llm", help="Model name on an OpenAI-compatible server, e.g. gpt-4o-mini.")
 LLM_URL = typer.Option(None, "--llm-base-url", help="OpenAI-compatible server, e.g. http://localhost:11434/v1.")
+TTS = typer.Option(None, "--tts", help="Speech engine: espeak (built in) or coqui (optional).")
+VOICE = typer.Option(None, "--voice", help="Narrator voice id for the engine (see `moviefactory voices`).")
+MUSIC = typer.Option(None, "--music", help="Music library: default, none, or a folder made by `music index`.")
+SFX = typer.Option(None, "--sfx", help="Sound-effect library: default, none, or an index folder.")
 THEME = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".')
 
 
@@ -119,7 +123,8 @@ def make(
     theme: str = THEME, format: Optional[str] = FORMAT, lang: Optional[str] = LANG, scenes: Optional[int] = SCENES,
     seconds: Optional[float] = SECONDS, seed: Optional[int] = SEED, draft: Optional[bool] = DRAFT,
     output: Optional[Path] = OUTPUT, config: Optional[Path] = CONFIG, llm: Optional[str] = LLM,
-    llm_base_url: Optional[str] = LLM_URL,
+    llm_base_url: Optional[str] = LLM_URL, tts: Optional[str] = TTS, voice: Optional[str] = VOICE,
+    music: Optional[str] = MUSIC, sfx: Optional[str] = SFX,
 ) -> None:
     """Make a film from one line."""
     from .api import make_film
@@ -127,7 +132,8 @@ def make(
     started = time.perf_counter()
     with _errors(), _progress() as display:
         result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
-                           output=output, config=config, llm=llm, llm_base_url=llm_base_url, progress=display)
+                           output=output, config=config, llm=llm, llm_base_url=llm_base_url, tts=tts, voice=voice,
+                           music=music, sfx=sfx, progress=display)
     _summary(result, started)
 
 
@@ -216,6 +222,127 @@ def doctor() -> None:
             ok = False
             out.print(f"[red]fail[/red] {name}: {exc}", highlight=False)
     raise typer.Exit(0 if ok else 1)
+
+
+music_app = typer.Typer(help="The music library: build the default one, index your own, search.", no_args_is_help=True)
+sfx_app = typer.Typer(help="The sound-effect library: build the default one, index your own, search.",
+                      no_args_is_help=True)
+app.add_typer(music_app, name="music")
+app.add_typer(sfx_app, name="sfx")
+
+
+def _index(kind: str, folder: Path, dest: Optional[Path], clap: Optional[str]) -> None:
+    from .audio.index import index_folder
+    from .audio.retrieval import load_clap
+    from .audio.sources import user_index
+
+    with _errors():
+        if not folder.is_dir():
+            from .errors import InputError
+
+            raise InputError(f"{folder} is not a folder")
+        embedder = load_clap(clap) if clap else None
+        report = index_folder(folder, dest or user_index(kind), kind=kind, embedder=embedder)
+    out.print(report.summary(), highlight=False, soft_wrap=True, markup=False)
+
+
+def _search(kind: str, query: str, k: int, index: Optional[str], retriever: str, clap: Optional[str]) -> None:
+    from .audio.retrieval import open_retriever
+    from .audio.sources import library_opener
+
+    with _errors():
+        found = open_retriever(Path(index), prefer=retriever, clap_model=clap) if index else \
+            library_opener(kind, "default")()
+        hits = found.search(query, k)
+    note = getattr(found, "note", "")
+    out.print(f"answered by: {found.name}" + (f" ({note})" if note else ""), highlight=False, markup=False)
+    table = Table(box=None)
+    for col in ("score", "title", "length", "tags", "file"):
+        table.add_column(col)
+    for h in hits:
+        table.add_row(f"{h.score:.3f}", h.item.title, f"{h.item.duration:.1f}s", ", ".join(h.item.tags[:5]),
+                      str(h.path))
+    out.print(table)
+    if not hits:
+        out.print("no match: try other words", markup=False)
+
+
+K = typer.Option(5, "-k", help="How many results.")
+INDEX = typer.Option(None, "--index", help="Search this index folder instead of the default + your own.")
+RETRIEVER = typer.Option("clap", "--retriever", help="clap (where the index has CLAP embeddings) or text.")
+CLAP = typer.Option(None, "--clap", help="A CLAP model id or local path (transformers ClapModel, or a .pt).")
+
+
+@music_app.command("build-default")
+def music_build_default() -> None:
+    """Build the default music library now (it is otherwise built on first use)."""
+    from .audio.music.library import default_music_dir
+
+    with _errors(), console.status("composing and rendering the default music library..."):
+        folder = default_music_dir()
+    out.print(f"music library: {folder}", highlight=False, soft_wrap=True)
+
+
+@music_app.command("index")
+def music_index(folder: Path = typer.Argument(..., help="A folder of your own tracks."),
+                dest: Optional[Path] = typer.Option(None, "--dest", help="Index folder (default: your music index)."),
+                clap: Optional[str] = CLAP) -> None:
+    """Add your own tracks to the music index (known files are skipped, bad ones reported)."""
+    _index("music", folder, dest, clap)
+
+
+@music_app.command("search")
+def music_search(query: str = typer.Argument(...), k: int = K, index: Optional[str] = INDEX,
+                 retriever: str = RETRIEVER, clap: Optional[str] = CLAP) -> None:
+    """Show what retrieval picks for a description, with scores."""
+    _search("music", query, k, index, retriever, clap)
+
+
+@sfx_app.command("build-default")
+def sfx_build_default() -> None:
+    """Build the default sound-effect library now (it is otherwise built on first use)."""
+    from .audio.foley import default_sfx_dir
+
+    with _errors(), console.status("synthesising the default sound-effect library..."):
+        folder = default_sfx_dir()
+    out.print(f"sfx library: {folder}", highlight=False, soft_wrap=True)
+
+
+@sfx_app.command("index")
+def sfx_index(folder: Path = typer.Argument(..., help="A folder of your own sound effects."),
+              dest: Optional[Path] = typer.Option(None, "--dest", help="Index folder (default: your sfx index)."),
+              clap: Optional[str] = CLAP) -> None:
+    """Add your own sound effects to the index."""
+    _index("sfx", folder, dest, clap)
+
+
+@sfx_app.command("search")
+def sfx_search(query: str = typer.Argument(...), k: int = typer.Option(3, "-k", help="How many results."),
+               index: Optional[str] = INDEX, retriever: str = RETRIEVER, clap: Optional[str] = CLAP) -> None:
+    """Show which sound effects retrieval picks for a description, with scores."""
+    _search("sfx", query, k, index, retriever, clap)
+
+
+@app.command()
+def voices(
+    engine: Optional[str] = typer.Option(None, "--engine", help="Only this engine."),
+    lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (en, zh)."),
+) -> None:
+    """List the voices of every speech engine, per language."""
+    from .audio import create_tts, tts_names
+    from .errors import MissingDependencyError
+
+    with _errors():
+        for name in [engine] if engine else tts_names():
+            try:
+                tts = create_tts(name)
+            except MissingDependencyError as exc:
+                out.print(f"{name}: not available: {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
+                continue
+            for language in [lang] if lang else ["en", "zh"]:
+                ids = tts.voices(language)
+                out.print(f"{name} [{language}] {len(ids)} voices: " + " ".join(ids[:40]) +
+                          (" ..." if len(ids) > 40 else ""), highlight=False, soft_wrap=True, markup=False)
 
 
 def main() -> None:

@@ -123,6 +123,9 @@ class Settings:
     llm_base_url: str | None = None  # server URL (--llm-base-url); None: OPENAI_BASE_URL or api.openai.com
     renderer: str = "animatic"  # scene renderer registry name
     tts: str = "espeak"  # speech backend registry name
+    voice: str | None = None  # the narrator's voice id for that engine (None: the screenplay's choice)
+    music: str = "default"  # music library: 'default', 'none', or an index folder made by `music index`
+    sfx: str = "default"  # sound-effect library: 'default', 'none', or an index folder
     ffmpeg: str | None = None  # ffmpeg binary; None: imageio-ffmpeg's
     workers: int | None = None  # parallel shot renders; None: CPU count
     extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys, passed through
@@ -143,7 +146,8 @@ class Settings:
             "format": self.format, "language": self.language, "scenes": self.scenes,
             "seconds": self.seconds, "seed": self.seed, "draft": self.draft, "writer": self.writer,
             "llm_model": self.llm_model, "llm_base_url": self.llm_base_url,
-            "renderer": self.renderer, "tts": self.tts, "extra": _without_secrets(self.extra),
+            "renderer": self.renderer, "tts": self.tts, "voice": self.voice, "music": self.music, "sfx": self.sfx,
+            "extra": _without_secrets(self.extra),
         }
 
 

@@ -6,6 +6,7 @@ import wave
 import pytest
 
 from moviefactory.audio import create_tts, tts_names
+from moviefactory.errors import MissingDependencyError
 from moviefactory.config import load_format
 from moviefactory.planner import PlanRequest, create_writer, writer_names
 from moviefactory.planner.llm import LLMSettings
@@ -36,7 +37,11 @@ def test_renderer_contract(name, tmp_path, ffmpeg):
 @pytest.mark.parametrize("name", tts_names())
 @pytest.mark.parametrize("language, text", [("en", "Hello there, keeper."), ("zh", "你好，守塔人。")])
 def test_tts_contract(name, language, text, tmp_path):
-    tts = create_tts(name)
+    try:
+        tts = create_tts(name)
+    except MissingDependencyError as exc:  # an optional engine not installed here: it must say how to get it
+        assert "pip install" in str(exc) or "download" in str(exc)
+        pytest.skip(f"{name}: {exc}")
     assert tts.name == name and tts.cache_token()
     voices = tts.voices(language)
     assert voices

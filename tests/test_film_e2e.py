@@ -59,8 +59,15 @@ def test_loudness_meets_the_format_target(film, ffmpeg):
     assert measured["true_peak"] <= -0.5  # -1 dBTP ceiling, with the meter's own tolerance
 
 
-def test_captions_sit_inside_the_spoken_narration(film):
-    result, _ = film
+@pytest.fixture(scope="module")
+def voice_only(tmp_path_factory):
+    """The same film with narration alone, so speech can be found in the audio by its energy."""
+    return mf.make_film("A lighthouse keeper and a storm", format="vertical", scenes=3, seconds=18, draft=True,
+                        music="none", sfx="none", output=tmp_path_factory.mktemp("runs"))
+
+
+def test_captions_sit_inside_the_spoken_narration(voice_only):
+    result = voice_only
     samples, rate = decode_audio(result.video)
     spans = speech_spans(samples, rate)
     assert len(spans) >= 3  # at least one spoken line per scene
@@ -72,6 +79,22 @@ def test_captions_sit_inside_the_spoken_narration(film):
         assert covered >= 0.6 * (end - start), f"cue {cue.text!r} at {start:.2f}-{end:.2f}s is mostly silent"
     vtt = result.subtitles["vtt"].read_text()
     assert vtt.startswith("WEBVTT") and subs[0].plaintext.split()[0] in vtt
+
+
+def test_music_plays_under_the_narration_and_between_lines(film, voice_only):
+    with_music, rate = decode_audio(film[0].video)
+    bare, _ = decode_audio(voice_only.video)
+    gaps = [(a[1] + 0.1, b[0] - 0.1) for a, b in zip(speech_spans(bare, rate), speech_spans(bare, rate)[1:])
+            if b[0] - a[1] > 0.5]
+    assert gaps, "the narration-only film should have pauses between lines"
+
+    def rms(x, t0, t1):
+        return float(np.sqrt(np.mean(x[int(t0 * rate):int(t1 * rate)] ** 2)) + 1e-9)
+
+    for t0, t1 in gaps:  # where the narrator pauses, the film with a score is far from silent
+        assert rms(with_music, t0, t1) > 10 * rms(bare, t0, t1)
+    report = json.loads(film[0].report.read_text())
+    assert report["music"]["path"].startswith("audio/music") and (film[0].run_dir / report["music"]["path"]).is_file()
 
 
 def test_captions_are_burned_into_the_picture(film):

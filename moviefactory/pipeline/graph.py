@@ -9,7 +9,7 @@ import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Iterator, TypedDict
+from typing import Annotated, Any, Callable, Iterator, TypedDict
 
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
@@ -19,6 +19,7 @@ from ..config import Format, Settings
 from ..planner import Screenwriter
 from ..renderers import SceneRenderer
 from ..audio import TTSBackend
+from ..audio.retrieval import AudioRetriever
 from ..runs import RunDir
 from .nodes import Nodes
 from .progress import Progress, StageClock, no_progress
@@ -33,6 +34,8 @@ class FilmState(TypedDict, total=False):
     screenplay: dict[str, Any]  # the shooting script, JSON form
     speech: dict[str, Any]  # line id -> {path, duration, words}
     clips: Annotated[dict[str, Any], _merge]  # shot id -> {path, frames}; written by parallel tasks
+    music: dict[str, Any] | None  # the chosen bed: path in the run, duration, tempo, why it was chosen
+    sfx: dict[str, Any]  # cue id -> {path, duration, title, score}
     timeline: str
     subtitles: dict[str, str]
     film: str
@@ -48,13 +51,16 @@ class Components:
     settings: Settings
     run: RunDir
     ffmpeg: str
+    music: Callable[[], AudioRetriever | None] | None = None  # opened when the sound stage runs
+    sfx: Callable[[], AudioRetriever | None] | None = None
     progress: Progress = no_progress
     clock: StageClock = field(default_factory=StageClock)
 
 
 def route_shots(state: FilmState) -> list[Send]:
     shots = [shot["id"] for scene in state["screenplay"]["scenes"] for shot in scene["shots"]]
-    return [Send("render_shot", {"screenplay": state["screenplay"], "shot_id": sid}) for sid in shots]
+    sends = [Send("render_shot", {"screenplay": state["screenplay"], "shot_id": sid}) for sid in shots]
+    return [Send("score", {"screenplay": state["screenplay"]}), *sends]
 
 
 def build_graph(components: Components, checkpointer, *, stop_after_plan: bool = False):
@@ -65,12 +71,13 @@ def build_graph(components: Components, checkpointer, *, stop_after_plan: bool =
     g.add_node("plan", nodes.plan)
     g.add_node("narrate", nodes.narrate)
     g.add_node("render_shot", nodes.render_shot)
+    g.add_node("score", nodes.score)
     g.add_node("build_timeline", nodes.timeline)
     g.add_node("assemble", nodes.assemble)
     g.add_edge(START, "plan")
     g.add_edge("plan", "narrate")
-    g.add_conditional_edges("narrate", route_shots, ["render_shot"])
-    g.add_edge("render_shot", "build_timeline")
+    g.add_conditional_edges("narrate", route_shots, ["render_shot", "score"])
+    g.add_edge(["render_shot", "score"], "build_timeline")
     g.add_edge("build_timeline", "assemble")
     g.add_edge("assemble", END)
     return g.compile(checkpointer=checkpointer, interrupt_after=["plan"] if stop_after_plan else None)

@@ -7,17 +7,20 @@ the work it already finished.
 from __future__ import annotations
 
 import hashlib
+import shutil
+from pathlib import Path
 from typing import Any
 
 from ..planner import PlanRequest
 from ..renderers import RenderContext
-from ..screenplay import Screenplay, line_id
+from ..screenplay import NARRATOR, Screenplay, cue_id, line_id
 from ..media.assemble import assemble
 from ..media.files import atomic_path, write_text
 from ..media.subtitles import caption_measure, write_subtitles
 from ..timeline.build import ClipRef, SpeechRef, build_timeline, shot_frames
 from ..timeline.model import Timeline
 from ..timeline.pacing import fit_to_speech
+from ..timeline.score import SfxRef, TrackRef
 from ..runs import cache_key
 from .progress import Event
 
@@ -67,6 +70,8 @@ class Nodes:
         for n, (scene, k, line) in enumerate(lines, 1):
             lid = line_id(scene, k)
             voice = screenplay.voice_of(line.speaker)
+            if line.speaker == NARRATOR and self.c.settings.voice:
+                voice = voice.model_copy(update={"engine": tts.name, "id": self.c.settings.voice})
             path = self.c.run.narration(lid)
             key = cache_key("narration", text=line.text, voice=voice.model_dump(), language=screenplay.language,
                             rate=rate, tts=tts.cache_token())
@@ -116,6 +121,43 @@ class Nodes:
         self._event("render", kind, total=total, detail=f"scene {i + 1}/{len(screenplay.scenes)} · {shot.id}")
         return {"clips": {shot.id: {"path": self.c.run.rel(path), "frames": frames}}}
 
+    # 3b. Sound: a music bed and effects, retrieved from libraries, run beside the shot renders -------
+    def score(self, task: dict[str, Any]) -> dict[str, Any]:
+        screenplay = Screenplay.model_validate(task["screenplay"])
+        self._event("sound", "start")
+        music, sfx = None, {}
+        retriever = self.c.music() if self.c.music else None
+        if retriever is not None:
+            brief = screenplay.music
+            query = " ".join([brief.mood, *brief.instruments, screenplay.tone, _tempo_word(brief.tempo_bpm)])
+            hits = retriever.search(query, k=5)
+            if hits:
+                top = hits[0]
+                path = self._keep(top.path, self.c.run.root / "audio" / f"music{top.path.suffix}")
+                music = {"path": path, "duration": top.item.duration, "tempo_bpm": top.item.tempo_bpm,
+                         "beats_per_bar": top.item.beats_per_bar, "title": top.item.title,
+                         "score": round(top.score, 4), "query": query, "retriever": retriever.name}
+        effects = self.c.sfx() if self.c.sfx else None
+        if effects is not None:
+            for scene in screenplay.scenes:
+                for k, cue in enumerate(scene.sound_cues):
+                    hits = effects.search(f"{cue.description} {scene.setting}", k=3)
+                    if hits:
+                        top, cid = hits[0], cue_id(scene, k)
+                        path = self._keep(top.path, self.c.run.root / "audio" / "sfx" / f"{cid}{top.path.suffix}")
+                        sfx[cid] = {"path": path, "duration": top.item.duration, "title": top.item.title,
+                                    "score": round(top.score, 4), "query": cue.description}
+        detail = f"music: {music['title']}" if music else "no music"
+        self._event("sound", "done", detail=f"{detail}, {len(sfx)} effects")
+        return {"music": music, "sfx": sfx}
+
+    def _keep(self, source: Path, target: Path) -> str:
+        """Copy a library file into the run, so the run keeps playing whatever the library does later."""
+        if not (target.is_file() and target.stat().st_size == source.stat().st_size):
+            with atomic_path(target) as tmp:
+                shutil.copyfile(source, tmp)
+        return self.c.run.rel(target)
+
     # 4. Timeline + caption files ------------------------------------------------------------------
     def timeline(self, state: dict[str, Any]) -> dict[str, Any]:
         self._event("render", "done")
@@ -124,7 +166,10 @@ class Nodes:
         clips = {k: ClipRef(v["path"], v["frames"]) for k, v in state["clips"].items()}
         speech = {k: SpeechRef(v["path"], v["duration"], [tuple(w) for w in v["words"]])
                   for k, v in state["speech"].items()}
-        timeline = build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt))
+        m = state.get("music")
+        music = TrackRef(m["path"], m["duration"], m.get("tempo_bpm"), m.get("beats_per_bar")) if m else None
+        sfx = {k: SfxRef(v["path"], v["duration"], k) for k, v in (state.get("sfx") or {}).items()}
+        timeline = build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt), music=music, sfx=sfx)
         write_text(self.c.run.timeline, timeline.to_json())
         subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
         self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")
@@ -143,3 +188,7 @@ class Nodes:
         self._event("assemble", "done")
         return {"film": self.c.run.rel(self.c.run.film),
                 "loudness": {k: stats[k] for k in ("input_i", "input_tp", "target_offset") if k in stats}}
+
+
+def _tempo_word(bpm: int) -> str:
+    return "slow" if bpm < 80 else "moderate" if bpm < 115 else "fast"

@@ -1,0 +1,395 @@
+"""Finding music and sound effects by text: one `AudioRetriever` protocol, two entries.
+
+- `"text"` (`TextRetriever`): TF-IDF over titles, tags and descriptions. Needs no model. English
+  words are lower-cased, stop-words dropped and lightly stemmed; Chinese is split into character
+  bigrams. Scores are cosines of TF-IDF vectors, in [0, 1].
+- `"clap"` (`ClapRetriever`): CLAP (the LAION-CLAP architecture, transformers' `ClapModel` +
+  `ClapProcessor`, e.g. the published `laion/clap-htsat-unfused`). The index's `embeddings.npy`
+  holds one L2-normalised audio embedding per item (see `index.index_folder(embedder=...)`); a
+  query's text embedding is compared by cosine, scores in [-1, 1].
+
+`open_retriever(index_dir)` picks CLAP when the index has embeddings from a model that loads
+locally, else the text index; the returned retriever's `name` says which one answers.
+Nothing here downloads: models load with `local_files_only=True` unless a caller asks otherwise.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+from ..errors import InputError, MissingDependencyError
+from ..registry import Registry
+from .index import TEXT_MODEL, decode_audio, load_embeddings
+from .library import AudioItem, Hit, file_sha256, read_items
+
+
+@runtime_checkable
+class AudioRetriever(Protocol):
+    name: str  # which retriever answered: 'text' or 'clap'
+    model_id: str  # 'text', or the embedding model's id/path recorded in the index
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        """The best `k` items for `text`, best first."""
+        ...
+
+
+_REGISTRY: Registry = Registry("audio retriever", ("moviefactory.audio.retrieval",))
+register_retriever = _REGISTRY.register
+retriever_names = _REGISTRY.names
+create_retriever = _REGISTRY.create
+
+
+# --------------------------------------------------------------------------------------------
+# Text: TF-IDF over titles, tags and descriptions
+# --------------------------------------------------------------------------------------------
+
+_STOP = frozenset(
+    "a an and are as at be by for from in into is it its of on or over the this to with without "
+    "sound sounds music track clip audio effect effects sfx file".split()
+)
+_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def _stem(word: str) -> str:
+    """A light suffix stripper: storms -> storm, rumbling/rumbles/rumble -> rumbl, crashes -> crash."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    if word.endswith("ies") and len(word) > 4:
+        return word[:-3] + "y"
+    for suffix in ("ing", "ed"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
+            word = word[: -len(suffix)]
+            if word[-1] == word[-2] and word[-1] not in "lsz":
+                word = word[:-1]  # running -> run
+            return word
+    if word.endswith("es") and word[-3:-2] in ("s", "x", "z", "h") and len(word) > 4:
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        word = word[:-1]
+    if word.endswith("e") and len(word) > 4:
+        word = word[:-1]
+    return word
+
+
+def tokenize(text: str) -> list[str]:
+    """Stemmed English words without stop-words; Chinese as overlapping character bigrams."""
+    out: list[str] = []
+    for run in _TOKEN.findall(text.lower()):
+        if _CJK.match(run):
+            out += [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
+        elif run not in _STOP:
+            out.append(_stem(run))
+    return out
+
+
+def _item_terms(item: AudioItem) -> list[str]:
+    tags = " ".join(item.tags + ((item.mood,) if item.mood else ()))
+    # Tags count twice: they are the words a person chose to describe the sound.
+    return tokenize(item.title) + tokenize(item.description) + 2 * tokenize(tags)
+
+
+class TextRetriever:
+    """TF-IDF (1 + log tf, smoothed idf) with cosine scoring; needs no model."""
+
+    name = "text"
+    model_id = TEXT_MODEL
+
+    def __init__(self, items: Sequence[AudioItem], root: Path, *, note: str = "") -> None:
+        self.items = list(items)
+        self.root = Path(root)
+        self.note = note  # why this retriever answers (e.g. CLAP was not available)
+        docs = [Counter(_item_terms(i)) for i in self.items]
+        df = Counter(t for d in docs for t in d)
+        self._n = len(docs)
+        self._idf = {t: math.log((1 + self._n) / (1 + c)) + 1.0 for t, c in df.items()}
+        self._docs = [self._unit({t: (1 + math.log(c)) * self._idf[t] for t, c in d.items()}) for d in docs]
+
+    @classmethod
+    def from_index(cls, index_dir: Path, *, note: str = "") -> "TextRetriever":
+        items, _ = read_items(Path(index_dir))
+        return cls(items, Path(index_dir), note=note)
+
+    @staticmethod
+    def _unit(vec: dict[str, float]) -> dict[str, float]:
+        norm = math.sqrt(sum(v * v for v in vec.values()))
+        return {t: v / norm for t, v in vec.items()} if norm else {}
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        """Items sharing words with `text`, best first; items with nothing in common are not returned."""
+        counts = Counter(tokenize(text))
+        unseen = math.log(1 + self._n) + 1.0  # idf of a word no item has: it only lowers every score
+        query = self._unit({t: (1 + math.log(c)) * self._idf.get(t, unseen) for t, c in counts.items()})
+        scored = []
+        for n, doc in enumerate(self._docs):
+            score = sum(w * doc.get(t, 0.0) for t, w in query.items())
+            if score > 0:
+                scored.append((min(score, 1.0), n))
+        scored.sort(key=lambda s: (-s[0], s[1]))
+        return [Hit(self.items[n], score, self.items[n].resolve(self.root)) for score, n in scored[:k]]
+
+
+# --------------------------------------------------------------------------------------------
+# CLAP through transformers
+# --------------------------------------------------------------------------------------------
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    x = x.reshape(1, -1) if x.ndim == 1 else x
+    norms = np.linalg.norm(x, axis=1, keepdims=True)
+    return x / np.where(norms > 0, norms, 1.0)
+
+
+def _pooled(out):
+    """transformers 4.x returns a tensor from get_*_features, 5.x an output whose pooler_output is it."""
+    return out if hasattr(out, "detach") else out.pooler_output
+
+
+class ClapEmbedder:
+    """Text and audio embeddings from a transformers `ClapModel` + `ClapProcessor` (both passed in).
+
+    Audio longer than the feature extractor's window (10 s at 48 kHz for LAION-CLAP) is cut into
+    windows (at most `max_windows`, evenly spread), each embedded, averaged and re-normalised, so
+    the result is deterministic (no random crop). Counters `text_calls`/`audio_calls` count model calls.
+    """
+
+    def __init__(self, model, processor, model_id: str = "", *, max_windows: int = 6, batch_size: int = 8) -> None:
+        tokenizer = processor.tokenizer
+        if len(tokenizer) < 16:
+            raise MissingDependencyError(
+                f"the CLAP tokenizer of {model_id or 'this model'} is empty ({len(tokenizer)} tokens): its files were "
+                "not found, so every word would map to <unk>; download the model once or pass a complete local folder")
+        self.model = model.eval()
+        self.processor = processor
+        self.model_id = model_id or getattr(model, "name_or_path", "") or "clap"
+        fe = processor.feature_extractor
+        self.sample_rate = int(fe.sampling_rate)
+        self.window = int(getattr(fe, "nb_max_samples", 10 * self.sample_rate))
+        self.max_windows = max_windows
+        self.batch_size = batch_size
+        positions = getattr(getattr(model.config, "text_config", None), "max_position_embeddings", 514)
+        self._max_tokens = int(min(getattr(tokenizer, "model_max_length", 512) or 512, positions - 2))
+        self.text_calls = 0
+        self.audio_calls = 0
+
+    def _device(self):
+        return next(self.model.parameters()).device
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        """(len(texts), dim) float32, rows L2-normalised."""
+        import torch
+
+        batch = self.processor.tokenizer(list(texts), padding=True, truncation=True, max_length=self._max_tokens,
+                                         return_tensors="pt")
+        batch = {k: v.to(self._device()) for k, v in batch.items()}
+        self.text_calls += 1
+        with torch.inference_mode():
+            feats = _pooled(self.model.get_text_features(**batch))
+        return _unit_rows(feats.float().cpu().numpy())
+
+    def embed_audio(self, samples: np.ndarray) -> np.ndarray:
+        """Mono float32 samples at `sample_rate` -> one (dim,) unit vector."""
+        import torch
+
+        samples = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if samples.size <= self.window:
+            windows = [samples]
+        else:
+            count = min(self.max_windows, math.ceil(samples.size / self.window))
+            starts = np.linspace(0, samples.size - self.window, count).astype(int)
+            windows = [samples[s:s + self.window] for s in starts]
+        rows = []
+        for i in range(0, len(windows), self.batch_size):
+            feats = self.processor.feature_extractor(windows[i:i + self.batch_size], sampling_rate=self.sample_rate,
+                                                     return_tensors="pt")
+            inputs = {k: v.to(self._device()) for k, v in feats.items() if k in ("input_features", "is_longer")}
+            self.audio_calls += 1
+            with torch.inference_mode():
+                rows.append(_unit_rows(_pooled(self.model.get_audio_features(**inputs)).float().cpu().numpy()))
+        return _unit_rows(np.concatenate(rows).mean(axis=0))[0]
+
+
+class LaionClapEmbedder:
+    """A laion-clap `.pt` checkpoint through the `laion_clap` package (optional; not installable offline)."""
+
+    sample_rate = 48000
+
+    def __init__(self, checkpoint: Path) -> None:
+        try:
+            import laion_clap
+        except ImportError:
+            raise MissingDependencyError(
+                f"{checkpoint} is a laion-clap checkpoint; loading it needs the laion_clap package "
+                "(pip install laion-clap; it needs torchvision and numpy<2). Or use a transformers CLAP model, "
+                "e.g. laion/clap-htsat-unfused") from None
+        name = checkpoint.name.lower()
+        audio_model = "HTSAT-base" if ("music" in name or "base" in name) else "HTSAT-tiny"
+        self._model = laion_clap.CLAP_Module(enable_fusion="fusion" in name, amodel=audio_model)
+        self._model.load_ckpt(str(checkpoint))
+        self.model_id = str(checkpoint.resolve())
+
+    def embed_text(self, texts: Sequence[str]) -> np.ndarray:
+        return _unit_rows(self._model.get_text_embedding(list(texts), use_tensor=False))
+
+    def embed_audio(self, samples: np.ndarray) -> np.ndarray:
+        x = np.asarray(samples, dtype=np.float32).reshape(1, -1)
+        return _unit_rows(self._model.get_audio_embedding_from_data(x=x, use_tensor=False))[0]
+
+
+def clap_model_id(model: str | os.PathLike) -> str:
+    """The id an index records for `model`: a local folder/file as its absolute path, else the hub id."""
+    path = Path(model).expanduser()
+    return str(path.resolve()) if path.exists() else str(model)
+
+
+def load_clap(model: str | os.PathLike, *, local_files_only: bool = True, device: str | None = None):
+    """Load a CLAP embedder by hub id or local path (a transformers folder, or a laion-clap `.pt`).
+
+    Never downloads unless `local_files_only=False`. Raises MissingDependencyError when the model
+    (or transformers/torch) is not available locally.
+    """
+    path = Path(model).expanduser()
+    if path.suffix in (".pt", ".ckpt") and path.is_file():
+        return LaionClapEmbedder(path)
+    try:
+        import torch
+        from transformers import ClapModel, ClapProcessor
+    except ImportError:
+        raise MissingDependencyError("CLAP needs torch and transformers: pip install torch transformers") from None
+    source = str(path) if path.exists() else str(model)
+    try:
+        clap = ClapModel.from_pretrained(source, local_files_only=local_files_only)
+        processor = ClapProcessor.from_pretrained(source, local_files_only=local_files_only)
+    except (OSError, ValueError) as exc:
+        raise MissingDependencyError(
+            f"CLAP model {model!s} is not available locally ({str(exc).splitlines()[0][:200]}); download it once "
+            f"(huggingface-cli download {model}) or pass a local folder") from None
+    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+    return ClapEmbedder(clap.to(device), processor, clap_model_id(model))
+
+
+class ClapRetriever:
+    """Cosine top-k of a text (or audio) query against an index's CLAP audio embeddings."""
+
+    name = "clap"
+
+    def __init__(self, model, processor, index_dir: Path, *, model_id: str | None = None, embedder=None) -> None:
+        self.embedder = embedder if embedder is not None else ClapEmbedder(model, processor, model_id or "")
+        self.root = Path(index_dir)
+        self.items, meta = read_items(self.root)
+        indexed_with = meta.get("model", TEXT_MODEL)
+        emb = load_embeddings(self.root, self.items)
+        if emb is None or indexed_with == TEXT_MODEL:
+            raise InputError(f"the index at {self.root} has no CLAP embeddings; index it with a CLAP model first")
+        if model_id is not None and model_id != indexed_with:
+            raise InputError(f"the index at {self.root} was embedded with {indexed_with}, not {model_id}; re-index it")
+        self.model_id = indexed_with
+        self.embeddings = _unit_rows(emb)
+        self._by_hash = {item.sha256: n for n, item in enumerate(self.items)}
+        self._text_cache: dict[str, np.ndarray] = {}
+        self._audio_cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def from_embedder(cls, embedder, index_dir: Path) -> "ClapRetriever":
+        return cls(None, None, index_dir, embedder=embedder)
+
+    def text_vector(self, text: str) -> np.ndarray:
+        """The query's unit text embedding, computed once per query string."""
+        if text not in self._text_cache:
+            self._text_cache[text] = self.embedder.embed_text([text])[0]
+        return self._text_cache[text]
+
+    def audio_vector(self, path: Path) -> np.ndarray:
+        """A file's unit audio embedding: the index's row when its content hash is indexed, else computed once."""
+        digest = file_sha256(Path(path))
+        if digest in self._by_hash:
+            return self.embeddings[self._by_hash[digest]]
+        if digest not in self._audio_cache:
+            samples, _ = decode_audio(Path(path), self.embedder.sample_rate)
+            self._audio_cache[digest] = _unit_rows(self.embedder.embed_audio(samples))[0]
+        return self._audio_cache[digest]
+
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        return self.search_vector(self.text_vector(text), k)
+
+    def search_audio(self, path: Path, k: int = 5) -> list[Hit]:
+        """Items that sound like the file at `path` (query by example)."""
+        return self.search_vector(self.audio_vector(path), k)
+
+    def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
+        """Top-k items by cosine with an embedding vector, best first; scores in [-1, 1]."""
+        query = _unit_rows(vector)[0]
+        if query.shape[0] != self.embeddings.shape[1]:
+            raise InputError(f"query vector has {query.shape[0]} dimensions; the index has {self.embeddings.shape[1]}")
+        scores = np.clip(self.embeddings @ query, -1.0, 1.0)
+        order = np.argsort(-scores, kind="stable")[: max(k, 0)]
+        return [Hit(self.items[n], float(scores[n]), self.items[n].resolve(self.root)) for n in order]
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing a retriever
+# --------------------------------------------------------------------------------------------
+
+@register_retriever("text")
+def _make_text(index_dir: Path, **_options) -> TextRetriever:
+    return TextRetriever.from_index(Path(index_dir))
+
+
+@register_retriever("clap")
+def _make_clap(index_dir: Path, model: str | None = None, **_options) -> ClapRetriever:
+    if model is None:
+        _, meta = read_items(Path(index_dir))
+        model = meta.get("model", TEXT_MODEL)
+        if model == TEXT_MODEL:
+            raise InputError(f"the index at {index_dir} has no CLAP embeddings; index it with a CLAP model first")
+    return ClapRetriever.from_embedder(load_clap(model), Path(index_dir))
+
+
+def open_retriever(index_dir: Path, prefer: str = "clap", clap_model=None) -> AudioRetriever:
+    """CLAP when the index has embeddings from a model that loads locally, else the text index.
+
+    `clap_model` is a loaded embedder (`load_clap(...)`/`ClapEmbedder`), a model id/path, or None
+    (the model id recorded in the index). The result's `name` is 'clap' or 'text'; a text fallback
+    carries the reason in `.note`.
+    """
+    index_dir = Path(index_dir)
+    if not (index_dir / "index.json").is_file():
+        raise InputError(f"no audio index at {index_dir}; build one first (music index FOLDER)")
+    if prefer not in ("clap", "text"):
+        raise InputError(f"unknown audio retriever {prefer!r}; available: clap, text")
+    if prefer == "text":
+        return TextRetriever.from_index(index_dir)
+    items, meta = read_items(index_dir)
+    indexed_with = meta.get("model", TEXT_MODEL)
+    if indexed_with == TEXT_MODEL or load_embeddings(index_dir, items) is None:
+        reason = "the index has no CLAP embeddings"
+    else:
+        try:
+            if clap_model is None or isinstance(clap_model, (str, os.PathLike)):
+                wanted = clap_model_id(clap_model) if clap_model is not None else indexed_with
+                clap_model = load_clap(wanted) if wanted == indexed_with else None
+            used = wanted if clap_model is None else clap_model.model_id
+            if used != indexed_with:
+                raise MissingDependencyError(f"the index was embedded with {indexed_with}, not {used}; re-index it")
+            return ClapRetriever.from_embedder(clap_model, index_dir)
+        except MissingDependencyError as exc:
+            reason = exc.message
+    return TextRetriever(items, index_dir, note=f"CLAP not used: {reason}")
+
+
+def rank_sfx_for_shot(
+    description: str, keyframe_path: Path | None, retriever: AudioRetriever, k: int = 5
+) -> list[Hit]:
+    """Sound effects for a shot, from its description.
+
+    The keyframe is not used yet: CLIP image-text scoring plugs in here (embed the keyframe with
+    CLIP, re-rank the text hits by the image's similarity to each item's description) once CLIP
+    weights are configured. Without them this is `retriever.search(description, k)`.
+    """
+    return retriever.search(description, k)

@@ -1,0 +1,58 @@
+"""Which libraries a run draws music and effects from: the defaults (built on first use), the
+user's own index (`moviefactory music index DIR`), or a given index folder."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from ..errors import ConfigError
+from .library import Hit, cache_dir
+
+
+def user_index(kind: str) -> Path:
+    return cache_dir() / kind / "user"
+
+
+class Combined:
+    """Several retrievers searched as one: the best hits of all, best first."""
+
+    def __init__(self, retrievers: list) -> None:
+        self.retrievers = retrievers
+        self.name = " + ".join(r.name for r in retrievers)
+        self.model_id = ",".join(getattr(r, "model_id", "") for r in retrievers)
+
+    def search(self, text: str, k: int) -> list[Hit]:
+        hits = [h for r in self.retrievers for h in r.search(text, k)]
+        return sorted(hits, key=lambda h: -h.score)[:k]
+
+
+def library_opener(kind: str, choice: str | None) -> Callable | None:
+    """A function that opens the retriever for `choice` ('default', 'none' or an index folder)."""
+    if choice in (None, "", "none", "off"):
+        return None
+    if choice != "default" and not (Path(choice).expanduser() / "index.json").is_file():
+        raise ConfigError(f"{kind} library {choice!r} is not an index folder (no index.json); "
+                          f"make one with: moviefactory {kind} index DIR")
+
+    def open_():
+        from .retrieval import open_retriever
+
+        if choice != "default":
+            return open_retriever(Path(choice).expanduser())
+        folders = [_default_dir(kind)]
+        if (user_index(kind) / "index.json").is_file():
+            folders.append(user_index(kind))
+        found = [open_retriever(f) for f in folders]
+        return found[0] if len(found) == 1 else Combined(found)
+
+    return open_
+
+
+def _default_dir(kind: str) -> Path:
+    if kind == "music":
+        from .music.library import default_music_dir
+
+        return default_music_dir()
+    from .foley import default_sfx_dir
+
+    return default_sfx_dir()

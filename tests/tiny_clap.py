@@ -1,0 +1,76 @@
+"""A tiny random-weight CLAP (transformers' real ClapModel/ClapProcessor classes) built offline.
+
+The tokenizer is a byte-level BPE RobertaTokenizer written from a small vocab.json + merges.txt
+(every byte has a token, so no text maps to <unk>); the feature extractor keeps CLAP's 48 kHz,
+64-mel, 10 s settings. `save_tiny_clap(folder)` writes it with save_pretrained so tests load it
+back with `from_pretrained(folder)` exactly as a downloaded checkpoint would be.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+_WORDS = ("thunder", "storm", "rain", "night", "bird", "song", "calm", "tense", "orchestral", "music", "sound")
+
+
+def _bytes_to_unicode() -> dict[int, str]:
+    """GPT-2/RoBERTa's byte -> printable character map."""
+    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def write_tokenizer_files(folder: Path) -> Path:
+    """vocab.json + merges.txt of a byte-level BPE with a few whole-word merges."""
+    folder.mkdir(parents=True, exist_ok=True)
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3}
+    for ch in _bytes_to_unicode().values():
+        vocab.setdefault(ch, len(vocab))
+    merges = []
+    for word in _WORDS:
+        word = "\u0120" + word  # 'Ġ' marks a leading space
+        current = word[0]
+        for ch in word[1:]:
+            merges.append(f"{current} {ch}")
+            current += ch
+            vocab.setdefault(current, len(vocab))
+    vocab["<mask>"] = len(vocab)
+    (folder / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
+    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(dict.fromkeys(merges)) + "\n", encoding="utf-8")
+    return folder
+
+
+def tiny_clap(tmp: Path, seed: int = 0):
+    """(ClapModel, ClapProcessor) with random weights: hidden sizes 16-32, one layer per stage."""
+    import torch
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    tokenizer = RobertaTokenizer.from_pretrained(str(write_tokenizer_files(tmp / "tokenizer-src")))
+    assert len(tokenizer) > 200, f"tokenizer came back empty ({len(tokenizer)} tokens)"
+    # rand_trunc + unfused audio, as laion/clap-htsat-unfused; 48 kHz, 64 mels, 10 s windows (the defaults).
+    processor = ClapProcessor(feature_extractor=ClapFeatureExtractor(truncation="rand_trunc"), tokenizer=tokenizer)
+    config = ClapConfig(
+        text_config=dict(vocab_size=len(tokenizer), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+                         intermediate_size=37, max_position_embeddings=64, projection_dim=16),
+        # spec_size 256 with 64 mels fits the 1001 frames of a 10 s window; big patches keep it small.
+        audio_config=dict(spec_size=256, num_mel_bins=64, patch_size=16, patch_stride=16, window_size=4,
+                          depths=[1, 1], num_attention_heads=[1, 2], patch_embeds_hidden_size=16, hidden_size=32,
+                          projection_dim=16, num_hidden_layers=2),
+        projection_dim=16,
+    )
+    torch.manual_seed(seed)
+    return ClapModel(config).eval(), processor
+
+
+def save_tiny_clap(folder: Path, seed: int = 0) -> Path:
+    """Write a tiny CLAP checkpoint (model + processor) to `folder` for from_pretrained(folder)."""
+    model, processor = tiny_clap(folder.parent / f".{folder.name}-build", seed)
+    model.save_pretrained(str(folder))
+    processor.save_pretrained(str(folder))
+    return folder
