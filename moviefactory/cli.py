@@ -256,13 +256,9 @@ def _search(kind: str, query: str, k: int, index: Optional[str], retriever: str,
         hits = found.search(query, k)
     note = getattr(found, "note", "")
     out.print(f"answered by: {found.name}" + (f" ({note})" if note else ""), highlight=False, markup=False)
-    table = Table(box=None)
-    for col in ("score", "title", "length", "tags", "file"):
-        table.add_column(col)
-    for h in hits:
-        table.add_row(f"{h.score:.3f}", h.item.title, f"{h.item.duration:.1f}s", ", ".join(h.item.tags[:5]),
-                      str(h.path))
-    out.print(table)
+    for h in hits:  # plain lines, so the output greps and pipes well
+        out.print(f"{h.score:.3f}  {h.item.title}  ({h.item.duration:.1f} s)  [{', '.join(h.item.tags[:6])}]\n"
+                  f"       {h.path}", highlight=False, soft_wrap=True, markup=False)
     if not hits:
         out.print("no match: try other words", markup=False)
 

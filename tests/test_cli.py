@@ -69,3 +69,32 @@ def test_make_reads_a_config_file_and_flags_win(tmp_path):
         assert (v.width, v.height) == (270, 480)
     plan = (film.parent / "screenplay.json").read_text()
     assert plan.count('"heading"') == 2
+
+
+def test_sfx_and_music_search_say_what_answered(tmp_path):
+    proc = run("sfx", "search", "thunder rumbling far away", "-k", "3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "answered by: text" in proc.stdout
+    first = [ln for ln in proc.stdout.splitlines() if ln.strip()[:1].isdigit()][0]
+    assert "thunder" in first.lower()
+    proc = run("music", "search", "tense orchestral, slow build", "-k", "5", cwd=tmp_path)
+    assert proc.returncode == 0 and proc.stdout.count(".ogg") >= 1
+
+
+def test_music_index_reports_bad_files_by_name(tmp_path):
+    import wave
+
+    import numpy as np
+
+    lib = tmp_path / "my music"
+    lib.mkdir()
+    with wave.open(str(lib / "sea shanty.wav"), "wb") as w:
+        w.setnchannels(1), w.setsampwidth(2), w.setframerate(22050)
+        w.writeframes((np.sin(np.arange(22050) / 10) * 8000).astype("<i2").tobytes())
+    (lib / "broken.wav").write_bytes(b"RIFF0000garbage" * 10)
+    (lib / "empty.mp3").write_bytes(b"")
+    proc = run("music", "index", str(lib), "--dest", str(tmp_path / "index"), cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert "broken.wav" in proc.stdout and "empty.mp3" in proc.stdout
+    proc = run("music", "search", "sea shanty", "--index", str(tmp_path / "index"), cwd=tmp_path)
+    assert "sea shanty" in proc.stdout.lower()
