@@ -87,18 +87,15 @@ class TrackSpec:
         return self.meter * 60.0 / self.tempo
 
     def layout(self) -> tuple[int, str]:
-        """Intro bars and the section letters: as many sections as come nearest the target length."""
-        intro, letters = (4 if self.form in FORMS else 2), FORMS.get(self.form, self.form)
+        """Intro bars and section letters: whole passes through the form, nearest the target length."""
+        intro, letters = (4 if self.form == "ostinato" else 2), FORMS.get(self.form, self.form)
         seconds = lambda k: (intro + 2 + k * self.phrase) * self.bar_seconds  # noqa: E731
-        n = max(len(letters), round((self.length / self.bar_seconds - intro - 2) / self.phrase))
+        n = len(letters) * max(1, round((self.length / self.bar_seconds - intro - 2) / self.phrase / len(letters)))
         while seconds(n) < 60:
             n += 1
         while seconds(n) > 180 and n > 1:
             n -= 1
-        seq = [letters[i % len(letters)] for i in range(n)]
-        if self.form not in FORMS and seq[-1] != "A":
-            seq[-1] = "A"  # recapitulate before the ending
-        return intro, "".join(seq)
+        return intro, "".join(letters[i % len(letters)] for i in range(n))
 
     @property
     def bars(self) -> int:
@@ -173,7 +170,7 @@ def _spec(e: dict, moods: dict, kits: dict) -> TrackSpec:
         _check(not styles or p.get("style", "pad" if role != "bass" else "root") in (styles or ()),
                f"parts.{role}.style must be one of {sorted(styles or ())}")
         _check(p.get("density", "medium") in ("sparse", "medium", "busy"), f"parts.{role}.density is unknown")
-    mood = moods[e["mood"]]
+    mood = {**moods[e["mood"]], **{k: e[k] for k in ("progressions", "cadence") if k in e}}
     progressions = tuple(mood["progressions"])
     for text in (*progressions, mood.get("cadence", "V")):
         for chord in text.split():

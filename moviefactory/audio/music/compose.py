@@ -68,13 +68,13 @@ class _Composer:
     def __init__(self, spec: TrackSpec) -> None:
         self.s, self.m, self.tonic = spec, spec.meter, spec.tonic_pc
         self.rng = random.Random(int(hashlib.sha256(spec.id.encode()).hexdigest()[:16], 16))
-        self.n_sections = len(spec.layout()[1])
+        self.n_sections, self.cycle = len(spec.layout()[1]), len(FORMS.get(spec.form, spec.form))
         self.notes: dict[str, list] = {r: [] for r in spec.parts}
         self.motifs: dict[str, dict] = {}
         self.voicing: dict[str, list[int]] = {}
-        home = 60 + self.tonic if self.tonic <= 6 else 48 + self.tonic
+        home = 72 + self.tonic if self.tonic <= 4 else 60 + self.tonic  # F4..E5, above the pads
         self.lead_home = self.lead_last = home + 12 * spec.parts["lead"].get("octave", 0)
-        self.lead_range = (self.lead_home - 3, self.lead_home + 16)
+        self.lead_range = (self.lead_home - 5, self.lead_home + 12)
         self.figure = self.rng.choice(FIGURES)
 
     def run(self) -> pretty_midi.PrettyMIDI:
@@ -129,9 +129,13 @@ class _Composer:
             return
         motif = self.motif(sec.letter, part.get("density", "medium"))
         plan = ("a", "b", "a2", "half") if self.s.phrase == 4 else ("a", "b", "a2", "half", "a", "b", "c", "full")
+        odd = sec.index // self.cycle % 2 == 1  # every other pass through the form: a third higher, varied
+        if odd:
+            plan = tuple("c" if k == "a2" else k for k in plan)
         if sec.index == self.n_sections - 1:
             plan = plan[:-2] + ("c", "full")  # the last statement varies, then the final cadence
-        p = self.snap(self.lead_home + MODES[self.s.mode][motif["start"]], set(sec.chords[0].pcs))
+        start = motif["start"] + 2 * odd
+        p = self.snap(self.lead_home + MODES[self.s.mode][start % 7] + 12 * (start // 7), set(sec.chords[0].pcs))
         for j, (kind, chord) in enumerate(zip(plan, sec.chords)):
             t, shape = (sec.bar + j) * m, 6 * math.sin(math.pi * (j + 0.5) / len(plan))  # phrase arch
             if kind in ("half", "full"):
@@ -179,16 +183,17 @@ class _Composer:
         return out
 
     def _harmony(self, sec: Section, part: dict, role: str = "harmony") -> None:
-        m, style, shift = self.m, part.get("style", "pad"), 12 * part.get("octave", 0)
+        m, style = self.m, part.get("style", "pad")
+        low = 12 * part.get("octave", 0) + (55 if style == "arpeggio" else 50 if role == "harmony" else 57)
         for j, chord in enumerate(sec.chords):
             t = (sec.bar + j) * m
             if sec.kind == "outro":
                 if j == 0:
-                    for p in self.voice(role, chord, 52 + shift):
+                    for p in self.voice(role, chord, low):
                         self.add(role, t, 2 * m - 1, p, self.vel(46, 30, sec))
                 continue
             if style == "ostinato":
-                root = self.snap(48 + shift, {chord.root})
+                root = self.snap(low - 2, {chord.root})
                 tones = [root + (x - chord.root) % 12 for x in chord.pcs[:3]] + [root + 12]
                 step = 1 if m == 6 else 0.5
                 for k in range(int(m / step)):
@@ -196,18 +201,26 @@ class _Composer:
                     self.add(role, t + k * step, step * 0.9, p, self.vel(46, 40, sec, 8 if k * step % 1 == 0 else 0))
                 continue
             if style == "arpeggio":
-                v = self.voice(role, chord, 55 + shift)
+                v = self.voice(role, chord, low)
                 seq, step = v + [v[0] + 12] + v[-1:0:-1], (1 if m == 6 else 0.5)
                 for k in range(int(m / step)):
                     self.add(role, t + k * step, step * 1.5, seq[k % len(seq)], self.vel(44, 36, sec, 6 if k == 0 else 0))
                 continue
-            v = self.voice(role, chord, 52 + shift)
-            hits = {"pad": ((0, m),), "comp": COMP[m], "waltz": WALTZ[m], "strum": STRUM[m]}[style]
+            v = self.voice(role, chord, low)
+            if style == "pad":  # legato: a tone the last chord shares is held over, not struck again
+                held = {n[2]: i for i, n in enumerate(self.notes[role]) if n[0] + n[1] == t}
+                for p in v:
+                    if p in held:
+                        n = self.notes[role][held[p]]
+                        self.notes[role][held[p]] = (n[0], n[1] + m, p, n[3])
+                    else:
+                        self.add(role, t, m, p, self.vel(44, 34, sec, 6))
+                continue
+            hits = {"comp": COMP[m], "waltz": WALTZ[m], "strum": STRUM[m]}[style]
             for on, dur in hits:
                 for k, p in enumerate(v):
                     lag = 0.02 * k if style == "strum" else 0
-                    self.add(role, t + on + lag, dur - lag, p, self.vel(44 if style == "pad" else 50, 34, sec,
-                                                                          6 if on == 0 else 0))
+                    self.add(role, t + on + lag, dur - lag, p, self.vel(50, 34, sec, 6 if on == 0 else 0))
 
     def _texture(self, sec: Section, part: dict) -> None:
         self._harmony(sec, part, "texture")
@@ -251,8 +264,9 @@ class _Composer:
             t, hits = (sec.bar + j) * m, [(n, on) for n, ons in kit["hits"] for on in ons]
             if sec.kind == "outro":
                 hits = ([(36, 0.0)] + ([(kit["crash"], 0.0)] if kit.get("crash") else [])) if j == 0 else []
-            elif j == len(sec.chords) - 1 and sec.kind == "body" and kit.get("fill"):
-                hits = [h for h in hits if h[1] < m - 1] + [(n, m - 1 + 0.25 * k) for k, n in enumerate(kit["fill"])]
+            elif j == len(sec.chords) - 1 and sec.kind == "body" and kit.get("fill"):  # 16ths on the last beat
+                beat = 2 if m == 6 else 1
+                hits = [h for h in hits if h[1] < m - beat] + [(n, m - beat + beat / 4 * k) for k, n in enumerate(kit["fill"])]
             if j == 0 and sec.kind == "body" and kit.get("crash") and sec.intensity >= 0.5:
                 hits.append((kit["crash"], 0.0))
             for n, on in hits:
@@ -280,8 +294,8 @@ class _Composer:
         return p
 
     def voice(self, role: str, chord, low: int, n: int = 4) -> list[int]:
-        """Four chord tones in [low, low+24], the inversion nearest the previous voicing."""
-        pool = [p for p in range(low, low + 25) if p % 12 in chord.pcs]
+        """Four chord tones in [low, low+20], the inversion nearest the previous voicing."""
+        pool = [p for p in range(low, low + 21) if p % 12 in chord.pcs]
         options = [pool[i:i + n] for i in range(len(pool) - n + 1) if pool[i + n - 1] - pool[i] <= 14]
         prev = self.voicing.get(role) or [low + 6 + 4 * k for k in range(n)]
         best = min(options, key=lambda v: (sum(abs(a - b) for a, b in zip(v, prev)), v))
@@ -304,12 +318,12 @@ class _Composer:
             vol, pan = MIX[role]
             inst.control_changes += [pretty_midi.ControlChange(7, part.get("volume", vol), 0.0),
                                      pretty_midi.ControlChange(10, part.get("pan", pan), 0.0)]
-            last_end: dict[int, float] = {}
+            last: dict[int, pretty_midi.Note] = {}
             for t, dur, pitch, vel in sorted(self.notes[role]):
-                if last_end.get(pitch, -1) > t:  # never let a note overlap itself (a note-off would cut both)
-                    inst.notes[-1 - [n.pitch for n in reversed(inst.notes)].index(pitch)].end = t * spb
-                inst.notes.append(pretty_midi.Note(vel, pitch, t * spb, (t + dur) * spb))
-                last_end[pitch] = t + dur
+                if pitch in last and last[pitch].end > t * spb:  # a note never overlaps itself: its off would cut both
+                    last[pitch].end = t * spb
+                last[pitch] = pretty_midi.Note(vel, pitch, t * spb, (t + dur) * spb)
+                inst.notes.append(last[pitch])
             midi.instruments.append(inst)
         midi.instruments[0].control_changes.append(pretty_midi.ControlChange(123, 0, s.bars * s.meter * spb))
         return midi

@@ -31,7 +31,8 @@ from .compose import compose, midi_bytes
 SAMPLE_RATE = 48_000  # Opus's own rate: no resampling on the way in or out
 BITRATE = "64k"  # VBR Opus, stereo
 PEAK_DBFS = -3.0
-RENDER_VERSION = f"tsf-TimGM6mb/room2/opus-{BITRATE}-c6/{SAMPLE_RATE}"  # bump when the sound changes
+STEM_DB = {"lead": 0.0, "harmony": -6.0, "texture": -7.0, "bass": -4.0, "drums": -8.0}  # RMS vs the lead
+RENDER_VERSION = f"tsf-TimGM6mb/stems1/room2/opus-{BITRATE}-c6/{SAMPLE_RATE}"  # bump when the sound changes
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # holds moviefactory/, for worker processes
 Progress = Callable[[int, int, str], None]  # (tracks done, tracks wanted, 'calm-01 built in 1.2 s')
 
@@ -164,27 +165,43 @@ def soundfont_path() -> Path:
 
 
 def render(midi, seconds: float, *, reverb: float = 0.2, fade: float = 0.5) -> np.ndarray:
-    """`midi` (pretty_midi) as float32 stereo at SAMPLE_RATE, exactly `seconds` long, peak at PEAK_DBFS."""
+    """`midi` (pretty_midi) as float32 stereo at SAMPLE_RATE, exactly `seconds` long, peak at PEAK_DBFS.
+
+    Each part is synthesised alone and mixed at its role's level relative to the lead (STEM_DB), so
+    loud and quiet General-MIDI presets balance; then a room, a fade over `fade` seconds, the peak.
+    """
+    total = round(seconds * SAMPLE_RATE)
+    out, lead = np.zeros((total, 2), np.float32), 0.0
+    for inst in midi.instruments:
+        stem = _synthesise(inst, total)
+        level = _level(stem)
+        if level > 0:
+            lead = lead or level  # the lead comes first
+            gain = lead / level * 10 ** (STEM_DB.get(inst.name.split(":")[0], -6.0) / 20)
+            out += stem * np.float32(gain)
+    if reverb > 0:
+        _add_room(out, reverb)
+    n = min(total, max(1, round(fade * SAMPLE_RATE)))
+    out[-n:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32)))[:, None]
+    peak = float(np.abs(out).max())
+    return out * np.float32(10 ** (PEAK_DBFS / 20) / peak) if peak > 0 else out
+
+
+def _synthesise(inst, total: int) -> np.ndarray:
+    """One pretty_midi instrument through tinysoundfont, sample-accurately, as (total, 2) float32."""
     try:
         import tinysoundfont
     except ImportError:  # pragma: no cover
         raise MissingDependencyError("the default music needs tinysoundfont: pip install tinysoundfont") from None
-    synth = tinysoundfont.Synth(samplerate=SAMPLE_RATE, gain=-6.0)
+    synth, ch = tinysoundfont.Synth(samplerate=SAMPLE_RATE), 9 if inst.is_drum else 0
     sfid = synth.sfload(str(soundfont_path()), max_voices=64)  # the oldest releasing voice gives way
-    free, events = [c for c in range(16) if c != 9], []
-    for inst in midi.instruments:
-        ch = 9 if inst.is_drum else free.pop(0)
-        synth.program_select(ch, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else inst.program, inst.is_drum)
-        events += [(round(c.time * SAMPLE_RATE), 1, ch, c.number, c.value) for c in inst.control_changes]
-        for n in inst.notes:  # at one instant: note-offs, then controls, then note-ons
-            events += [(round(n.start * SAMPLE_RATE), 2, ch, n.pitch, n.velocity),
-                       (round(n.end * SAMPLE_RATE), 0, ch, n.pitch, 0)]
-    total = round(seconds * SAMPLE_RATE)
-    buf = memoryview(bytearray(total * 8))  # interleaved float32 stereo
-    pos = 0
-    for at, kind, ch, a, b in sorted(events):
-        at = min(at, total)
-        if at > pos:
+    synth.program_select(ch, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else inst.program, inst.is_drum)
+    events = [(round(c.time * SAMPLE_RATE), 1, c.number, c.value) for c in inst.control_changes]
+    for n in inst.notes:  # at one instant: note-offs, then controls, then note-ons
+        events += [(round(n.start * SAMPLE_RATE), 2, n.pitch, n.velocity), (round(n.end * SAMPLE_RATE), 0, n.pitch, 0)]
+    buf, pos = memoryview(bytearray(total * 8)), 0  # interleaved float32 stereo
+    for at, kind, a, b in sorted(events):
+        if (at := min(at, total)) > pos:
             synth.generate_simple(at - pos, buffer=buf[pos * 8:at * 8])
             pos = at
         if kind == 0:
@@ -195,27 +212,28 @@ def render(midi, seconds: float, *, reverb: float = 0.2, fade: float = 0.5) -> n
             synth.noteon(ch, a, b)
     if pos < total:
         synth.generate_simple(total - pos, buffer=buf[pos * 8:])
-    dry = np.frombuffer(buf, dtype=np.float32).reshape(-1, 2)
-    out = dry + np.float32(reverb) * _room_tail(dry) if reverb > 0 else dry.copy()
-    n = min(len(out), max(1, round(fade * SAMPLE_RATE)))
-    out[-n:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32)))[:, None]
-    peak = float(np.abs(out).max())
-    if peak > 0:
-        out *= np.float32(10 ** (PEAK_DBFS / 20) / peak)
-    return out.astype(np.float32)
+    return np.frombuffer(buf, dtype=np.float32).reshape(-1, 2)
 
 
-def _room_tail(dry: np.ndarray) -> np.ndarray:
-    """The reverb of `dry`: its mono sum at half rate through a fixed stereo room, back at full rate.
+def _level(stem: np.ndarray, window: int = SAMPLE_RATE // 10) -> float:
+    """RMS over the windows where the part plays (within 20 dB of its loudest), 0.0 when silent."""
+    n = len(stem) // window * window
+    frames = stem[:n].reshape(-1, window * 2)
+    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / (window * 2))
+    if n == 0 or rms.max() <= 0:
+        return 0.0
+    return float(np.sqrt((rms[rms > rms.max() * 0.1] ** 2).mean()))
+
+
+def _add_room(out: np.ndarray, amount: float) -> None:
+    """Add the reverb of `out` to it: its mono sum at half rate through a fixed stereo room.
 
     A room's tail has little above 12 kHz, and half the rate is a third of the work.
     """
-    mono = dry[: len(dry) // 2 * 2].mean(axis=1)
-    half = (mono[0::2] + mono[1::2]) * np.float32(0.5)
-    wet = _convolve(half[:, None], _room(SAMPLE_RATE // 2))
-    full = np.repeat(wet, 2, axis=0)
-    full[1:-1:2] = (wet[:-1] + wet[1:]) * np.float32(0.5)  # linear interpolation between the half-rate samples
-    return np.concatenate([full, np.zeros((len(dry) - len(full), 2), np.float32)])
+    half = out[: len(out) // 2 * 2].reshape(-1, 4).mean(axis=1, keepdims=True)  # (L0+R0+L1+R1)/4
+    wet = _convolve(half, _room(SAMPLE_RATE // 2)) * np.float32(amount)
+    out[0:2 * len(wet):2] += wet
+    out[1:2 * len(wet) - 1:2] += (wet[:-1] + wet[1:]) * np.float32(0.5)  # linear interpolation
 
 
 @cache

@@ -1,0 +1,1 @@
+"""Diffusion scene renderers (GPU): text->video, keyframe->video, long shots, transitions, restyling."""

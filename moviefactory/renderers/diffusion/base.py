@@ -1,0 +1,191 @@
+"""What every diffusion backend shares: the model catalogue, sizes, memory tiers, loading, and
+turning generated frames into a shot file of exactly the frames, size and rate the film wants.
+
+torch and diffusers are imported inside functions: the CPU default path never loads them.
+"""
+from __future__ import annotations
+
+import math
+import subprocess
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ...config import Format
+from ...errors import ConfigError, MissingDependencyError, RenderError
+from ...resources import configs_dir
+from ..base import Clip, RenderContext
+
+TIERS = (12, 24, 48, 80)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str  # catalogue key and renderer name, e.g. 'ltx-video'
+    id: str  # hub id (or a local path) for from_pretrained
+    pipeline: str  # diffusers class name
+    task: str  # t2v | i2v | t2i | i2i | v2v | flf2v
+    size: tuple[int, int]  # native (width, height), landscape
+    multiple: int  # width and height must divide by this
+    max_frames: int  # frames one call can make
+    frame_rule: tuple[int, int]  # frames = a*k + b
+    fps: int  # the rate the model was trained at (0 for image models)
+    steps: int
+    guidance: float
+    download_gb: float
+    vram: dict[int, dict[str, Any]]
+    i2v_pipeline: str | None = None
+    motion: dict[str, Any] = field(default_factory=dict)
+
+    def legal_frames(self, wanted: int) -> int:
+        """The smallest frame count the model accepts that is >= wanted (capped at max_frames)."""
+        a, b = self.frame_rule
+        if a <= 1:
+            return max(1, min(wanted, self.max_frames))
+        k = max(0, math.ceil((wanted - b) / a))
+        return min(a * k + b, self.max_frames)
+
+    def settings_for(self, vram_gb: float | None) -> tuple[int, dict[str, Any]]:
+        """The memory tier for a GPU of `vram_gb`; None is the CPU: tier 0, full precision, no offload."""
+        if vram_gb is None:
+            return 0, {"offload": "none", "dtype": "float32"}
+        tiers = sorted(self.vram)
+        fitting = [t for t in tiers if t <= vram_gb + 0.5]
+        tier = fitting[-1] if fitting else tiers[0]
+        return tier, dict(self.vram[tier])
+
+    def lower_tier(self, tier: int) -> tuple[int, dict[str, Any]] | None:
+        lower = [t for t in sorted(self.vram) if t < tier]
+        return (lower[-1], dict(self.vram[lower[-1]])) if lower else None
+
+
+@cache
+def catalogue() -> dict[str, ModelEntry]:
+    data = yaml.safe_load((configs_dir() / "models.yaml").read_text(encoding="utf-8"))
+    out = {}
+    for name, e in data.items():
+        e = dict(e)
+        e["size"], e["frame_rule"] = tuple(e["size"]), tuple(e["frame_rule"])
+        e["vram"] = {int(k): v for k, v in e["vram"].items()}
+        out[name] = ModelEntry(name=name, **e)
+    return out
+
+
+def entry(name: str) -> ModelEntry:
+    models = catalogue()
+    if name not in models:
+        raise ConfigError(f"unknown model {name!r}; see `moviefactory models`: {', '.join(sorted(models))}")
+    return models[name]
+
+
+def generation_size(model: ModelEntry, fmt: Format) -> tuple[int, int]:
+    """The format's aspect at about the model's native pixel count, in multiples the model accepts.
+
+    A vertical film gets a vertical generation (not a crop of a landscape one), a 2.39:1 film a
+    wide one, so clips look like their domain.
+    """
+    area = model.size[0] * model.size[1]
+    aspect = fmt.width / fmt.height
+    h = math.sqrt(area / aspect)
+    w = h * aspect
+    m = model.multiple
+    return max(m, round(w / m) * m), max(m, round(h / m) * m)
+
+
+def model_frames(model: ModelEntry, seconds: float) -> int:
+    """Frames to ask the model for to cover `seconds` at its own rate (one call's worth at most)."""
+    return model.legal_frames(max(1, math.ceil(seconds * (model.fps or 1))))
+
+
+def detect_vram_gb() -> float | None:
+    try:
+        import torch
+    except ImportError:
+        return None
+    if not torch.cuda.is_available():
+        return None
+    return torch.cuda.get_device_properties(0).total_memory / 2**30
+
+
+def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool = False,
+                  dtype: str | None = None, image_to_video: bool = False):
+    """`from_pretrained` on the hub id or a local copy; missing weights say what to download."""
+    try:
+        import diffusers
+        import torch
+    except ImportError:
+        raise MissingDependencyError("diffusion renderers need torch and diffusers: pip install torch diffusers "
+                                     "transformers accelerate") from None
+    cls_name = model.i2v_pipeline if image_to_video and model.i2v_pipeline else model.pipeline
+    cls = getattr(diffusers, cls_name)
+    kwargs: dict[str, Any] = {"local_files_only": offline}
+    if dtype:
+        kwargs["torch_dtype"] = getattr(torch, dtype)
+    where = source or model.id
+    try:
+        return cls.from_pretrained(where, **kwargs)
+    except (OSError, EnvironmentError, ValueError) as exc:
+        raise MissingDependencyError(
+            f"{model.name} weights are not available ({where}): download them once with "
+            f"`huggingface-cli download {model.id}` (about {model.download_gb:g} GB), or point to a local copy "
+            f"with --model-path DIR; --offline never touches the network ({str(exc).splitlines()[0][:120]})"
+        ) from None
+
+
+def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:
+    """Declare how the pipeline uses memory, from its tier: offload, VAE tiling and slicing."""
+    offload = settings.get("offload", "none")
+    if device.startswith("cuda") and offload == "model":
+        pipe.enable_model_cpu_offload()
+    elif device.startswith("cuda") and offload == "sequential":
+        pipe.enable_sequential_cpu_offload()
+    else:
+        pipe.to(device)
+    vae = getattr(pipe, "vae", None)
+    if settings.get("vae_tiling") and hasattr(vae, "enable_tiling"):
+        vae.enable_tiling()
+    if settings.get("vae_slicing") and hasattr(vae, "enable_slicing"):
+        vae.enable_slicing()
+
+
+def to_uint8_frames(frames: Any) -> np.ndarray:
+    """Pipeline output (np floats in [0,1], PIL images, or a list of them) -> (T, H, W, 3) uint8."""
+    if isinstance(frames, np.ndarray) and frames.ndim == 5:
+        frames = frames[0]
+    if isinstance(frames, list) and frames and isinstance(frames[0], list):
+        frames = frames[0]
+    if isinstance(frames, list):
+        frames = np.stack([np.asarray(f) for f in frames])
+    arr = np.asarray(frames)
+    if arr.dtype != np.uint8:
+        arr = (np.clip(arr, 0, 1) * 255).round().astype(np.uint8)
+    if arr.ndim == 3:
+        arr = arr[None]
+    return arr[..., :3]
+
+
+def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: Path) -> Clip:
+    """Encode generated frames as the shot: scaled to the film's size, retimed to its rate, and cut
+    or held to exactly `ctx.frames` frames. Scaling is lanczos here; a learned upscaler runs before
+    this when one is configured."""
+    frames = to_uint8_frames(frames)
+    t, h, w, _ = frames.shape
+    width, height = ctx.size
+    rate = Fraction(source_fps).limit_denominator(1001) if source_fps else ctx.fps
+    fps = f"{ctx.fps.numerator}/{ctx.fps.denominator}"
+    graph = (f"scale={width}:{height}:flags=lanczos:force_original_aspect_ratio=increase,crop={width}:{height},"
+             f"fps={fps},tpad=stop_mode=clone:stop=-1,format=yuv420p")
+    cmd = [ctx.ffmpeg, "-hide_banner", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+           "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "-", "-vf", graph,
+           "-frames:v", str(ctx.frames), "-c:v", "libx264", "-preset", ctx.format.intermediate.preset,
+           "-crf", str(ctx.format.intermediate.crf), "-movflags", "+faststart", "-an", "-f", "mp4", str(out)]
+    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
+    if proc.returncode != 0:
+        raise RenderError("could not encode generated frames", stage="render", scene=ctx.scene.id,
+                          stderr=proc.stderr.decode("utf-8", "replace"))
+    return Clip(out, ctx.frames, ctx.fps, width, height)
