@@ -60,8 +60,10 @@ def make_film(theme: str, *, progress: Progress | None = None, writer: Screenwri
     """Make a film from one line. Same theme and settings -> same run directory, continued, not redone.
 
     Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url, tts, voice,
-    music, sfx ('default', 'none' or an index folder).
+    music, sfx ('default', 'none' or an index folder), renderer ('animatic', 'ltx-video', 'sdxl+svd', ...),
+    model_path, offline, vram (GB: the memory tier).
     """
+    renderer, tts = _components_or_names(options, renderer, tts)
     run, theme, settings = _prepare(_clean_theme(theme), options, progress)
     return _execute(run, theme, settings, progress, writer, renderer, tts)
 
@@ -77,6 +79,7 @@ def plan(theme: str, *, progress: Progress | None = None, writer: Screenwriter |
 def render(screenplay: Screenplay | str | Path, *, progress: Progress | None = None,
            renderer: SceneRenderer | None = None, tts: TTSBackend | None = None, **options: Any) -> FilmResult:
     """Film exactly what a screenplay (a model, or a .yaml/.json file a person edited) says."""
+    renderer, tts = _components_or_names(options, renderer, tts)
     if not isinstance(screenplay, Screenplay):
         screenplay = load_screenplay(Path(screenplay))
     data = screenplay.model_dump(mode="json")
@@ -97,10 +100,20 @@ def resume_film(run_id: str, *, output: str | Path | None = None, progress: Prog
 
 
 # --------------------------------------------------------------------------------------------------
+def _components_or_names(options: dict[str, Any], renderer, tts):
+    """`renderer="ltx-video"` / `tts="coqui"` name a registry entry (a setting); objects are components."""
+    if isinstance(renderer, str):
+        options["renderer"], renderer = renderer, None
+    if isinstance(tts, str):
+        options["tts"], tts = tts, None
+    return renderer, tts
+
+
 def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
              writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
     unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
-                              "llm_base_url", "tts", "voice", "music", "sfx"}
+                              "llm_base_url", "tts", "voice", "music", "sfx", "renderer", "model_path", "offline",
+                              "vram"}
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     config = options.get("config")
@@ -108,7 +121,14 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
         format=options.get("format"), language=options.get("lang"), scenes=options.get("scenes"),
         seconds=options.get("seconds"), seed=options.get("seed"), draft=options.get("draft"),
         output_dir=options.get("output"), llm_model=options.get("llm"), llm_base_url=options.get("llm_base_url"),
-        tts=options.get("tts"), voice=options.get("voice"), music=options.get("music"), sfx=options.get("sfx"))
+        tts=options.get("tts"), voice=options.get("voice"), music=options.get("music"), sfx=options.get("sfx"),
+        renderer=options.get("renderer"))
+    backend = {k: v for k, v in (("model_path", options.get("model_path")), ("offline", options.get("offline")),
+                                 ("vram_gb", options.get("vram"))) if v is not None}
+    if backend:  # renderer options (diffusion backends): recorded with the run, so resume loads the same
+        settings = settings.with_overrides(extra={**settings.extra, "renderer_options": {
+            **settings.extra.get("renderer_options", {}), **{k: str(v) if k == "model_path" else v
+                                                             for k, v in backend.items()}}})
     _check(settings)
     language = detect_language(theme) if settings.language == "auto" else settings.language
     settings = settings.with_overrides(language=language)
@@ -166,7 +186,7 @@ def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress |
     fmt = load_format(settings.format, draft=settings.draft)
     components = Components(
         writer=writer or _WriterOnDemand(settings),
-        renderer=renderer or create_renderer(settings.renderer),
+        renderer=renderer or create_renderer(settings.renderer, **settings.extra.get("renderer_options", {})),
         tts=tts or create_tts(settings.tts),
         format=fmt, settings=settings, run=run, ffmpeg=ffmpeg_binary(settings.ffmpeg),
         music=library_opener("music", settings.music), sfx=library_opener("sfx", settings.sfx),

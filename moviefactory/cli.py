@@ -115,6 +115,10 @@ TTS = typer.Option(None, "--tts", help="Speech engine: espeak (built in) or coqu
 VOICE = typer.Option(None, "--voice", help="Narrator voice id for the engine (see `moviefactory voices`).")
 MUSIC = typer.Option(None, "--music", help="Music library: default, none, or a folder made by `music index`.")
 SFX = typer.Option(None, "--sfx", help="Sound-effect library: default, none, or an index folder.")
+RENDERER = typer.Option(None, "--renderer", help="animatic (CPU), or a diffusion model: see `moviefactory models`.")
+MODEL_PATH = typer.Option(None, "--model-path", help="A local copy of the model weights (diffusion renderers).")
+OFFLINE = typer.Option(None, "--offline/--online", help="Never touch the network for model weights.")
+VRAM = typer.Option(None, "--vram", help="GPU memory in GB: picks the memory tier (offload, tiling).")
 THEME = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".')
 
 
@@ -124,7 +128,8 @@ def make(
     seconds: Optional[float] = SECONDS, seed: Optional[int] = SEED, draft: Optional[bool] = DRAFT,
     output: Optional[Path] = OUTPUT, config: Optional[Path] = CONFIG, llm: Optional[str] = LLM,
     llm_base_url: Optional[str] = LLM_URL, tts: Optional[str] = TTS, voice: Optional[str] = VOICE,
-    music: Optional[str] = MUSIC, sfx: Optional[str] = SFX,
+    music: Optional[str] = MUSIC, sfx: Optional[str] = SFX, renderer: Optional[str] = RENDERER,
+    model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE, vram: Optional[float] = VRAM,
 ) -> None:
     """Make a film from one line."""
     from .api import make_film
@@ -133,7 +138,8 @@ def make(
     with _errors(), _progress() as display:
         result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
                            output=output, config=config, llm=llm, llm_base_url=llm_base_url, tts=tts, voice=voice,
-                           music=music, sfx=sfx, progress=display)
+                           music=music, sfx=sfx, renderer=renderer, model_path=model_path, offline=offline,
+                           vram=vram, progress=display)
     _summary(result, started)
 
 
@@ -317,6 +323,24 @@ def sfx_search(query: str = typer.Argument(...), k: int = typer.Option(3, "-k", 
                index: Optional[str] = INDEX, retriever: str = RETRIEVER, clap: Optional[str] = CLAP) -> None:
     """Show which sound effects retrieval picks for a description, with scores."""
     _search("sfx", query, k, index, retriever, clap)
+
+
+@app.command()
+def models() -> None:
+    """The diffusion model catalogue: task, native size, frames, VRAM tiers, installed here or not."""
+    from .renderers.diffusion.t2v import describe_models
+
+    with _errors():
+        rows = describe_models()
+    table = Table(box=None)
+    for col in ("name", "task", "pipeline", "size", "frames", "fps", "VRAM tiers (GB)", "download", "installed"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["name"], r["task"], r["pipeline"], r["size"], str(r["max_frames"]), str(r["fps"]),
+                      " ".join(map(str, r["vram_gb"])), f"{r['download_gb']:g} GB", "yes" if r["installed"] else "no")
+    out.print(table)
+    out.print("use one with: moviefactory make \"...\" --renderer NAME  (renderers: animatic, "
+              "ltx-video, wan2.1-t2v, cogvideox, hunyuanvideo, sdxl+svd)", markup=False, highlight=False)
 
 
 @app.command()

@@ -3,6 +3,8 @@ import os
 # Nothing in the tests may reach a model hub; transformers returns empty tokenizers otherwise.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# Two xdist workers on two cores: one torch thread each, or toy pipelines crawl under contention.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 # A developer's own LLM settings must not turn offline tests into network calls.
 for var in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "MOVIEFACTORY_LLM"):
     os.environ.pop(var, None)

@@ -19,9 +19,30 @@ from scripted_llm import Story, zh_story
 from media import video_frames
 
 
+def _tiny_renderer(name: str):
+    """Diffusion entries at toy size: the real pipeline classes with random weights (no weights here)."""
+    if name in ("ltx-video", "wan2.1-t2v"):
+        from tiny_diffusion import tiny_ltx, tiny_model, tiny_wan
+
+        return create_renderer(name, pipe=tiny_ltx() if name == "ltx-video" else tiny_wan(), model=tiny_model(name))
+    if name == "sdxl+svd":
+        from tiny_image_video import tiny_models, tiny_sdxl, tiny_svd
+
+        image, video, _ = tiny_models()
+        return create_renderer(name, image_pipe=tiny_sdxl(), video_pipe=tiny_svd(), image_model=image,
+                               video_model=video)
+    return None
+
+
 @pytest.mark.parametrize("name", renderer_names())
 def test_renderer_contract(name, tmp_path, ffmpeg):
-    renderer = create_renderer(name)
+    try:
+        renderer = create_renderer(name)
+    except MissingDependencyError as exc:  # no weights here: it must say what to download
+        assert "download" in str(exc)
+        renderer = _tiny_renderer(name)
+        if renderer is None:
+            pytest.skip(f"{name}: no toy-size build of this model family in the tests; {exc.one_line()[:80]}")
     assert isinstance(renderer, SceneRenderer) and renderer.name == name and renderer.cache_token()
     sp = tiny_screenplay()
     fmt = load_format("vertical", draft=True)

@@ -108,7 +108,7 @@ class Nodes:
         key = cache_key(
             "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.heading, scene.setting, scene.time_of_day, i, j],
             characters=bible, renderer=[renderer.name, renderer.cache_token()], frames=frames, seed=seed,
-            format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.intermediate.model_dump()])
+            format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.negative_prompt, fmt.intermediate.model_dump()])
         path = self.c.run.shot(scene.id, shot.id)
         kind = "cached"
         if self.c.run.cached(path, key) is None:

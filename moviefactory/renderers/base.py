@@ -61,7 +61,8 @@ class SceneRenderer(Protocol):
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip: ...
 
 
-_REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic",))
+_REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "moviefactory.renderers.diffusion.t2v",
+                                           "moviefactory.renderers.diffusion.keyframe"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create

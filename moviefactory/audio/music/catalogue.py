@@ -14,7 +14,7 @@ import yaml
 from ...errors import ConfigError
 from ...resources import configs_dir
 
-COMPOSER_VERSION = "1"  # bump when a change alters the notes of any track: the library rebuilds
+COMPOSER_VERSION = "1"  # a readable marker; the library also rebuilds when the composer's source changes
 MODES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
          "dorian": (0, 2, 3, 5, 7, 9, 10), "phrygian": (0, 1, 3, 5, 7, 8, 10), "lydian": (0, 2, 4, 6, 7, 9, 11),
          "mixolydian": (0, 2, 4, 5, 7, 9, 10)}
@@ -105,7 +105,6 @@ class TrackSpec:
     @property
     def seconds(self) -> float:
         return self.bars * self.bar_seconds
-
 
     def fingerprint(self) -> str:
         """Changes whenever this track's notes could: its entry, its mood and drum tables, the composer."""

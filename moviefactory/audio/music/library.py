@@ -6,6 +6,7 @@ normalised, encoded to Opus by ffmpeg, measured by decoding, and indexed (index.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import os
 import queue
@@ -19,20 +20,14 @@ from functools import cache
 from pathlib import Path
 from typing import Callable
 
-import numpy as np
-
-from ...errors import InputError, MissingDependencyError, RenderError, ToolError
+from ...errors import InputError, RenderError
 from ...media.ffmpeg import ffmpeg_binary
 from ...media.files import atomic_path, write_text
 from ..library import AudioItem, cache_dir, file_sha256, read_items, write_items
 from .catalogue import COMPOSER_VERSION, TrackSpec, catalogue_path, load_catalogue
 from .compose import compose, midi_bytes
+from .render import RENDER_VERSION, decoded_seconds, encode_opus, render
 
-SAMPLE_RATE = 48_000  # Opus's own rate: no resampling on the way in or out
-BITRATE = "64k"  # VBR Opus, stereo
-PEAK_DBFS = -3.0
-STEM_DB = {"lead": 0.0, "harmony": -6.0, "texture": -7.0, "bass": -4.0, "drums": -8.0}  # RMS vs the lead
-RENDER_VERSION = f"tsf-TimGM6mb/stems1/room2/opus-{BITRATE}-c6/{SAMPLE_RATE}"  # bump when the sound changes
 PACKAGE_ROOT = Path(__file__).resolve().parents[3]  # holds moviefactory/, for worker processes
 Progress = Callable[[int, int, str], None]  # (tracks done, tracks wanted, 'calm-01 built in 1.2 s')
 
@@ -54,7 +49,7 @@ def build_default_music(dest: Path | None = None, *, only: list[str] | None = No
     """Build the catalogue's tracks (or `only` these ids) into `dest`; return their items.
 
     A track whose catalogue entry, composer and renderer are unchanged and whose file is intact is
-    skipped. index.json lists every built track of the catalogue (paths relative to `dest`).
+    skipped. index.json lists every up-to-date track in `dest` (paths relative to it).
     """
     dest = Path(dest) if dest else default_music_dest()
     specs = load_catalogue(catalogue)
@@ -64,7 +59,7 @@ def build_default_music(dest: Path | None = None, *, only: list[str] | None = No
             raise InputError(f"no such track in the music catalogue: {', '.join(unknown)}")
     wanted = [s for s in specs if only is None or s.id in only]
     dest.mkdir(parents=True, exist_ok=True)
-    with open(dest / ".build.lock", "w") as lock:
+    with open(dest / ".build.lock", "a") as lock:  # "a": taking the lock leaves the folder untouched
         fcntl.flock(lock, fcntl.LOCK_EX)  # one builder per folder; a second waits, then finds it built
         manifest = _read_manifest(dest)
         ready, todo = {}, []
@@ -106,28 +101,36 @@ def _build_all(todo: list[TrackSpec], dest: Path, workers: int | None, catalogue
         loads[k] += spec.seconds
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(PACKAGE_ROOT), os.environ.get("PYTHONPATH")])))
     lines: queue.Queue = queue.Queue()
-    procs = []
+    workers_: list[tuple[subprocess.Popen, object]] = []
+
+    def pump(proc: subprocess.Popen) -> None:
+        for line in proc.stdout:
+            lines.put(line)
+        lines.put(None)
+
     try:
         for lane in lanes:
             args = [sys.executable, "-m", "moviefactory.audio.music.library", str(catalogue or catalogue_path()),
                     str(dest), ffmpeg, *lane]
-            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=tempfile.TemporaryFile(), env=env, text=True)
-            threading.Thread(target=lambda p=proc: [*map(lines.put, p.stdout), lines.put(None)], daemon=True).start()
-            procs.append(proc)
-        for _ in procs:
+            err = tempfile.TemporaryFile()
+            proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, env=env, text=True)
+            workers_.append((proc, err))
+            threading.Thread(target=pump, args=(proc,), daemon=True).start()
+        for _ in workers_:
             while (line := lines.get()) is not None:
                 rec = json.loads(line)
                 yield by_id[rec["id"]], AudioItem.from_dict(rec["item"]), rec["seconds"]
-        for proc in procs:
+        for proc, err in workers_:
             if proc.wait() != 0:
-                proc.stderr.seek(0)
+                err.seek(0)
                 raise RenderError(f"a music worker failed (exit {proc.returncode})", stage="music",
-                                  stderr=proc.stderr.read().decode("utf-8", "replace"))
+                                  stderr=err.read().decode("utf-8", "replace"))
     finally:
-        for proc in procs:
+        for proc, err in workers_:
             if proc.poll() is None:
                 proc.kill()
             proc.wait()
+            err.close()
 
 
 def build_track(spec: TrackSpec, dest: Path, ffmpeg: str) -> tuple[AudioItem, float]:
@@ -151,133 +154,21 @@ def build_track(spec: TrackSpec, dest: Path, ffmpeg: str) -> tuple[AudioItem, fl
     return item, time.perf_counter() - start
 
 
-# --- sound -------------------------------------------------------------------------------------
-@cache
-def soundfont_path() -> Path:
-    try:
-        import pretty_midi
-    except ImportError:  # pragma: no cover - a broken install
-        raise MissingDependencyError("the default music needs pretty_midi: pip install pretty_midi") from None
-    path = Path(pretty_midi.__file__).parent / "TimGM6mb.sf2"
-    if not path.is_file():  # pragma: no cover
-        raise MissingDependencyError(f"pretty_midi's General-MIDI SoundFont is missing ({path})")
-    return path
-
-
-def render(midi, seconds: float, *, reverb: float = 0.2, fade: float = 0.5) -> np.ndarray:
-    """`midi` (pretty_midi) as float32 stereo at SAMPLE_RATE, exactly `seconds` long, peak at PEAK_DBFS.
-
-    Each part is synthesised alone and mixed at its role's level relative to the lead (STEM_DB), so
-    loud and quiet General-MIDI presets balance; then a room, a fade over `fade` seconds, the peak.
-    """
-    total = round(seconds * SAMPLE_RATE)
-    out, lead = np.zeros((total, 2), np.float32), 0.0
-    for inst in midi.instruments:
-        stem = _synthesise(inst, total)
-        level = _level(stem)
-        if level > 0:
-            lead = lead or level  # the lead comes first
-            gain = lead / level * 10 ** (STEM_DB.get(inst.name.split(":")[0], -6.0) / 20)
-            out += stem * np.float32(gain)
-    if reverb > 0:
-        _add_room(out, reverb)
-    n = min(total, max(1, round(fade * SAMPLE_RATE)))
-    out[-n:] *= (0.5 + 0.5 * np.cos(np.linspace(0, np.pi, n, dtype=np.float32)))[:, None]
-    peak = float(np.abs(out).max())
-    return out * np.float32(10 ** (PEAK_DBFS / 20) / peak) if peak > 0 else out
-
-
-def _synthesise(inst, total: int) -> np.ndarray:
-    """One pretty_midi instrument through tinysoundfont, sample-accurately, as (total, 2) float32."""
-    try:
-        import tinysoundfont
-    except ImportError:  # pragma: no cover
-        raise MissingDependencyError("the default music needs tinysoundfont: pip install tinysoundfont") from None
-    synth, ch = tinysoundfont.Synth(samplerate=SAMPLE_RATE), 9 if inst.is_drum else 0
-    sfid = synth.sfload(str(soundfont_path()), max_voices=64)  # the oldest releasing voice gives way
-    synth.program_select(ch, sfid, 128 if inst.is_drum else 0, 0 if inst.is_drum else inst.program, inst.is_drum)
-    events = [(round(c.time * SAMPLE_RATE), 1, c.number, c.value) for c in inst.control_changes]
-    for n in inst.notes:  # at one instant: note-offs, then controls, then note-ons
-        events += [(round(n.start * SAMPLE_RATE), 2, n.pitch, n.velocity), (round(n.end * SAMPLE_RATE), 0, n.pitch, 0)]
-    buf, pos = memoryview(bytearray(total * 8)), 0  # interleaved float32 stereo
-    for at, kind, a, b in sorted(events):
-        if (at := min(at, total)) > pos:
-            synth.generate_simple(at - pos, buffer=buf[pos * 8:at * 8])
-            pos = at
-        if kind == 0:
-            synth.noteoff(ch, a)
-        elif kind == 1:
-            synth.control_change(ch, a, b)
-        else:
-            synth.noteon(ch, a, b)
-    if pos < total:
-        synth.generate_simple(total - pos, buffer=buf[pos * 8:])
-    return np.frombuffer(buf, dtype=np.float32).reshape(-1, 2)
-
-
-def _level(stem: np.ndarray, window: int = SAMPLE_RATE // 10) -> float:
-    """RMS over the windows where the part plays (within 20 dB of its loudest), 0.0 when silent."""
-    n = len(stem) // window * window
-    frames = stem[:n].reshape(-1, window * 2)
-    rms = np.sqrt(np.einsum("ij,ij->i", frames, frames) / (window * 2))
-    if n == 0 or rms.max() <= 0:
-        return 0.0
-    return float(np.sqrt((rms[rms > rms.max() * 0.1] ** 2).mean()))
-
-
-def _add_room(out: np.ndarray, amount: float) -> None:
-    """Add the reverb of `out` to it: its mono sum at half rate through a fixed stereo room.
-
-    A room's tail has little above 12 kHz, and half the rate is a third of the work.
-    """
-    half = out[: len(out) // 2 * 2].reshape(-1, 4).mean(axis=1, keepdims=True)  # (L0+R0+L1+R1)/4
-    wet = _convolve(half, _room(SAMPLE_RATE // 2)) * np.float32(amount)
-    out[0:2 * len(wet):2] += wet
-    out[1:2 * len(wet) - 1:2] += (wet[:-1] + wet[1:]) * np.float32(0.5)  # linear interpolation
-
-
-@cache
-def _room(rate: int, seconds: float = 1.6, rt60: float = 1.8) -> np.ndarray:
-    """A fixed stereo room: decaying, slightly darkened noise after a 12 ms pre-delay, unit energy."""
-    n = round(seconds * rate)
-    noise = np.random.default_rng(1).standard_normal((n + 1, 2))
-    ir = (noise[1:] + noise[:-1]) / 2 * np.exp(-6.9 * np.arange(n) / rate / rt60)[:, None]
-    ir[: round(0.012 * rate)] = 0
-    return (ir / np.sqrt((ir ** 2).sum(axis=0))).astype(np.float32)
-
-
-def _convolve(x: np.ndarray, ir: np.ndarray, nfft: int = 1 << 17) -> np.ndarray:
-    """Overlap-add FFT convolution of (n, 1 or 2) `x` with a (m, 2) `ir`, cut to len(x)."""
-    step, spectrum = nfft - len(ir) + 1, np.fft.rfft(ir, nfft, axis=0)
-    out = np.zeros((len(x) + nfft, 2), dtype=np.float32)
-    for s in range(0, len(x), step):
-        out[s:s + nfft] += np.fft.irfft(np.fft.rfft(x[s:s + step], nfft, axis=0) * spectrum, nfft, axis=0)
-    return out[: len(x)]
-
-
-def encode_opus(audio: np.ndarray, target: Path, ffmpeg: str) -> None:
-    """Pipe float32 stereo PCM into ffmpeg (so no -nostdin); bitexact, so equal audio gives equal bytes."""
-    cmd = [ffmpeg, "-hide_banner", "-loglevel", "error", "-y", "-f", "f32le", "-ar", str(SAMPLE_RATE), "-ac", "2",
-           "-i", "pipe:0", "-c:a", "libopus", "-b:a", BITRATE, "-vbr", "on", "-compression_level", "6",
-           "-map_metadata", "-1", "-fflags", "+bitexact", "-flags:a", "+bitexact", "-f", "ogg", str(target)]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(audio, dtype="<f4").tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        raise ToolError(f"ffmpeg failed (exit {proc.returncode})", stage="music",
-                        stderr=proc.stderr.decode("utf-8", "replace"))
-
-
-def decoded_seconds(path: Path) -> float:
-    """The duration of the audio a decoder really produces (encoder padding trimmed)."""
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.audio[0]
-        return sum(frame.samples for frame in container.decode(stream)) / stream.codec_context.sample_rate
-
-
 # --- bookkeeping -------------------------------------------------------------------------------
 def _fingerprint(spec: TrackSpec) -> str:
-    return f"{spec.fingerprint()}/{RENDER_VERSION}"
+    return f"{spec.fingerprint()}/{RENDER_VERSION}/{_code_digest()}"
+
+
+@cache
+def _code_digest() -> str:
+    """Of the composer's and renderer's source: editing them rebuilds, even if no version was bumped."""
+    h = hashlib.sha256()
+    for name in ("catalogue.py", "compose.py", "render.py"):
+        try:
+            h.update((Path(__file__).with_name(name)).read_bytes())
+        except OSError:  # pragma: no cover - installed without sources
+            pass
+    return h.hexdigest()[:16]
 
 
 def _intact(dest: Path, item: dict) -> bool:
@@ -293,7 +184,10 @@ def _read_manifest(dest: Path) -> dict:
 
 
 def _finish(dest: Path, specs: list[TrackSpec], manifest: dict) -> None:
-    """Drop tracks the catalogue no longer has; write build.json and index.json when they change."""
+    """Drop tracks the catalogue no longer has; write build.json and index.json when they change.
+
+    index.json lists the tracks built from the current catalogue, composer and renderer.
+    """
     ids = {s.id for s in specs}
     for gone in [k for k in manifest if k not in ids]:
         for rel in (manifest[gone]["item"]["path"], manifest[gone]["item"].get("extra", {}).get("midi")):
@@ -302,9 +196,10 @@ def _finish(dest: Path, specs: list[TrackSpec], manifest: dict) -> None:
         del manifest[gone]
     text = json.dumps({"version": 1, "tracks": {s.id: manifest[s.id] for s in specs if s.id in manifest}},
                       ensure_ascii=False, indent=1)
+    current = [s for s in specs if s.id in manifest and manifest[s.id]["fingerprint"] == _fingerprint(s)]
     if not (dest / "build.json").is_file() or (dest / "build.json").read_text(encoding="utf-8") != text:
         write_text(dest / "build.json", text)
-    items = [AudioItem.from_dict(manifest[s.id]["item"]) for s in specs if s.id in manifest]
+    items = [AudioItem.from_dict(manifest[s.id]["item"]) for s in current]  # stale entries wait for a rebuild
     try:
         unchanged = read_items(dest)[0] == items
     except (OSError, ValueError, KeyError, TypeError):

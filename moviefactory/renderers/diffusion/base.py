@@ -132,7 +132,7 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
     except (OSError, EnvironmentError, ValueError) as exc:
         raise MissingDependencyError(
             f"{model.name} weights are not available ({where}): download them once with "
-            f"`huggingface-cli download {model.id}` (about {model.download_gb:g} GB), or point to a local copy "
+            f"`hf download {model.id}` (about {model.download_gb:g} GB), or point to a local copy "
             f"with --model-path DIR; --offline never touches the network ({str(exc).splitlines()[0][:120]})"
         ) from None
 

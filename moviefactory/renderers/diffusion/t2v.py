@@ -1,0 +1,290 @@
+"""Text -> video shots with diffusers: LTX-Video, Wan 2.1, CogVideoX, HunyuanVideo.
+
+One pipeline is loaded per run and serves every shot. Each shot is one call at the film's aspect
+(vertical stays vertical), as many frames as the model makes for the shot's length, seeded from the
+shot, then `write_clip` fits it to the film's exact size, rate and frame count.
+
+torch, diffusers and huggingface_hub are imported inside functions: importing this module is cheap.
+"""
+from __future__ import annotations
+
+import gc
+import json
+import threading
+from dataclasses import replace
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+from ...errors import ConfigError, RenderError
+from ...screenplay import Shot
+from ..base import Clip, RenderContext, register_renderer
+from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
+                   model_frames, write_clip)
+
+VERSION = 1  # bump when a change here alters the frames for the same shot, seed and model
+NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
+CAMERA_WORDS = {
+    "static": "static camera",
+    "push_in": "slow camera push-in",
+    "pull_out": "slow camera pull-back",
+    "pan_left": "camera pans left",
+    "pan_right": "camera pans right",
+    "tilt_up": "camera tilts up",
+    "tilt_down": "camera tilts down",
+}
+
+
+class TextToVideoRenderer:
+    """A `SceneRenderer` over a loaded diffusers text-to-video pipeline and its catalogue entry."""
+
+    def __init__(self, pipe, model: ModelEntry, *, device: str = "cpu", steps: int | None = None,
+                 guidance: float | None = None, tier: int | None = None, settings: dict[str, Any] | None = None):
+        if model.task != "t2v":
+            raise ConfigError(f"{model.name} is a {model.task!r} model, not text-to-video (t2v)")
+        self.steps = model.steps if steps is None else int(steps)
+        self.guidance = model.guidance if guidance is None else float(guidance)
+        if self.steps < 1:
+            raise ConfigError(f"{model.name}: steps must be >= 1, got {self.steps}")
+        if self.guidance < 0:
+            raise ConfigError(f"{model.name}: guidance must be >= 0, got {self.guidance}")
+        if settings is None:
+            if tier is not None and tier not in model.vram:
+                raise ConfigError(f"{model.name} has no {tier} GB tier; its tiers are {sorted(model.vram)}")
+            tier, settings = (tier, dict(model.vram[tier])) if tier else model.settings_for(None)
+        self.pipe, self.model, self.device = pipe, model, str(device)
+        self.tier, self.settings = tier or 0, dict(settings)
+        self.name = model.name
+        # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
+        self._lock = threading.Lock()
+
+    def cache_token(self) -> str:
+        w, h = self.model.size
+        return (f"t2v-{VERSION}:{self.model.id}:{w}x{h}:steps={self.steps}:guidance={self.guidance:g}"
+                f":{self.settings.get('dtype', 'float32')}")
+
+    def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip:
+        # 1. Check inputs
+        self.check_inputs(shot, ctx)
+
+        # 2. Prompt
+        prompt, negative_prompt = shot_prompts(shot, ctx)
+
+        # 3. Size and frames: the film's aspect at the model's pixel count; the shot's length at the rate we generate
+        width, height = generation_size(self.model, ctx.format)
+        rate = generation_rate(self.model, ctx.fps)
+        seconds = ctx.frames / ctx.fps
+        num_frames = model_frames(replace(self.model, fps=rate), float(seconds))
+
+        # 4. Motion control: the model's own knobs, named in the catalogue
+        controls = motion_controls(self.model, shot.motion, rate)
+
+        # 5. Generate (a fresh generator per attempt, so a retry after OOM makes the same shot)
+        kwargs = dict(prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
+                      num_frames=num_frames, num_inference_steps=self.steps, guidance_scale=self.guidance,
+                      output_type="np", **controls)
+        video = self._generate(kwargs, ctx.seed, shot, ctx)
+
+        # 6. Write: scaled, retimed and cut or held to exactly ctx.frames
+        return write_clip(video, rate, ctx, out)
+
+    def check_inputs(self, shot: Shot, ctx: RenderContext) -> None:
+        width, height = ctx.size
+        if ctx.frames < 1:
+            raise RenderError(f"shot {shot.id}: cannot render {ctx.frames} frames", stage="render", scene=ctx.scene.id)
+        if width % 2 or height % 2:
+            raise RenderError(f"shot {shot.id}: frame size {width}x{height} must be even for yuv420p",
+                              stage="render", scene=ctx.scene.id)
+        if not (shot.prompt or shot.description).strip():
+            raise RenderError(f"shot {shot.id}: empty prompt and description", stage="render", scene=ctx.scene.id)
+
+    def _generate(self, kwargs: dict[str, Any], seed: int, shot: Shot, ctx: RenderContext):
+        with self._lock:
+            try:
+                return self._call(kwargs, seed)
+            except Exception as exc:  # noqa: BLE001 - sorted below: OOM retries, the rest becomes a RenderError
+                self._raise_unless_oom(exc, shot, ctx)
+                first = exc
+            failed_tier, failed_settings = self.tier, self.settings
+            lower = self.model.lower_tier(self.tier)
+            if lower is None:
+                raise self._oom_error(shot, ctx, first, [failed_tier], failed_tier, failed_settings) from first
+            # Later shots keep the lower tier: the one that OOMed will not fit them either.
+            _free_gpu_memory()
+            self.tier, self.settings = lower
+            apply_memory(self.pipe, self.settings, self.device)
+            try:
+                return self._call(kwargs, seed)
+            except Exception as exc:  # noqa: BLE001
+                self._raise_unless_oom(exc, shot, ctx)
+                raise self._oom_error(shot, ctx, exc, [failed_tier, self.tier], self.tier, self.settings) from exc
+
+    def _call(self, kwargs: dict[str, Any], seed: int):
+        import torch
+
+        # A CPU generator: the same seed gives the same noise on any device.
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        return self.pipe(**kwargs, generator=generator).frames
+
+    def _raise_unless_oom(self, exc: Exception, shot: Shot, ctx: RenderContext) -> None:
+        if is_out_of_memory(exc):
+            return
+        raise RenderError(f"{self.name} failed on shot {shot.id}: {type(exc).__name__}: {exc}", stage="render",
+                          scene=ctx.scene.id) from exc
+
+    def _oom_error(self, shot: Shot, ctx: RenderContext, exc: Exception, tiers: list[int], tier: int,
+                   settings: dict[str, Any]) -> RenderError:
+        tried = " and again at ".join(f"the {t} GB tier" for t in tiers)
+        return RenderError(f"{self.name} ran out of GPU memory on shot {shot.id} at {tried}: "
+                           f"{memory_advice(self.model, tier, settings)}", stage="render", scene=ctx.scene.id,
+                           stderr=str(exc).splitlines()[0] if str(exc) else None)
+
+
+def shot_prompts(shot: Shot, ctx: RenderContext) -> tuple[str, str]:
+    """(prompt, negative prompt) for a shot: its visual prompt (or description with the characters'
+    fixed looks), the camera move in words, the format's style; the shot's and format's negatives."""
+    text = shot.prompt or shot.description
+    looks = [c.description for c in ctx.screenplay.characters
+             if c.name in shot.characters and c.description.lower() not in text.lower()]
+    camera = CAMERA_WORDS.get(shot.camera, "")
+    prompt = _join([text, *looks, camera, ctx.format.style_prompt])
+    negative = _join([shot.negative_prompt, ctx.format.negative_prompt])
+    if "text" not in negative.lower():
+        negative = _join([negative, NO_TEXT])
+    return prompt, negative
+
+
+def _join(parts: list[str]) -> str:
+    """Comma-joined, without empty parts or a phrase said twice."""
+    seen, out = set(), []
+    for part in parts:
+        for phrase in (p.strip() for p in part.split(",")):
+            if phrase and phrase.lower() not in seen:
+                seen.add(phrase.lower())
+                out.append(phrase)
+    return ", ".join(out)
+
+
+def generation_rate(model: ModelEntry, film_fps: Fraction) -> Fraction:
+    """The rate the generated frames are played at. A model told its frame rate (LTX's `frame_rate`)
+    generates at the film's own rate, so nothing is duplicated or dropped in retiming, within a
+    range it handles (half to twice its training rate); others generate at their training rate."""
+    if "fps_argument" in model.motion:
+        return min(max(Fraction(film_fps), Fraction(model.fps, 2)), Fraction(model.fps * 2))
+    return Fraction(model.fps)
+
+
+def motion_controls(model: ModelEntry, motion: float, rate: Fraction) -> dict[str, Any]:
+    """`Shot.motion` (0 still .. 1 lively) and the playback rate as the model's own arguments,
+    VideoCrafter-style: telling a model a lower frame rate than the frames are played at makes it
+    move further per frame. motion 0.5 is the true rate; 0 and 1 are `fps_span` times slower or
+    faster. A motion bucket (SVD) maps linearly onto its range. Models without controls get none."""
+    controls: dict[str, Any] = {}
+    if name := model.motion.get("fps_argument"):
+        span = float(model.motion.get("fps_span", 1.5))
+        controls[name] = max(1, round(float(rate) * span ** (1.0 - 2.0 * motion)))
+    if name := model.motion.get("bucket_argument"):
+        lo, hi = model.motion.get("bucket_range", (1, 255))
+        controls[name] = round(lo + motion * (hi - lo))
+    return controls
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    try:
+        import torch
+
+        if isinstance(exc, torch.cuda.OutOfMemoryError):
+            return True
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
+
+
+def memory_advice(model: ModelEntry, tier: int, settings: dict[str, Any]) -> str:
+    """The one setting to change after running out of memory at `tier`."""
+    lower = model.lower_tier(tier)
+    if lower is not None:
+        return f"use a lower tier: --vram {lower[0]}"
+    if settings.get("offload") != "sequential":
+        return (f"enable offload: set `offload: sequential` (and `vae_tiling: true`) for {model.name}'s "
+                f"{tier} GB tier in configs/models.yaml")
+    return "it does not fit even fully offloaded: render at draft size (--draft) or with shorter shots"
+
+
+def _free_gpu_memory() -> None:
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+# Factories: one renderer name per text-to-video entry of the catalogue ---------------------------------
+def _factory(name: str):
+    def create(*, pipe=None, model: ModelEntry | None = None, model_path: str | None = None, offline: bool = False,
+               device: str | None = None, vram_gb: float | None = None, steps: int | None = None,
+               guidance: float | None = None) -> TextToVideoRenderer:
+        """`pipe` given: use it as is (tests, or a caller sharing components). Otherwise load the
+        weights once, in the dtype and with the offload of the tier this GPU fits."""
+        model = model or entry(name)
+        if pipe is not None:
+            return TextToVideoRenderer(pipe, model, device=device or str(getattr(pipe, "device", "cpu")),
+                                       steps=steps, guidance=guidance)
+        device = device or _default_device()
+        on_gpu = device.startswith("cuda")
+        tier, settings = model.settings_for((vram_gb if vram_gb is not None else detect_vram_gb()) if on_gpu else None)
+        pipe = load_pipeline(model, source=model_path, offline=offline, dtype=settings.get("dtype"))
+        apply_memory(pipe, settings, device)
+        pipe.set_progress_bar_config(disable=True)
+        return TextToVideoRenderer(pipe, model, device=device, steps=steps, guidance=guidance, tier=tier,
+                                   settings=settings)
+
+    create.__name__ = f"create_{name.replace('-', '_').replace('.', '_')}"
+    return create
+
+
+def _default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+T2V_MODELS = tuple(name for name, m in catalogue().items() if m.task == "t2v")
+for _name in T2V_MODELS:
+    register_renderer(_name)(_factory(_name))
+
+
+# The `moviefactory models` table --------------------------------------------------------------------
+def describe_models(cache_dir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Every catalogue model as a row, with `installed`: its weights are in the local HF cache
+    (or at its local path). Reads the disk only; never the network."""
+    rows = []
+    for m in catalogue().values():
+        rows.append({
+            "name": m.name, "task": m.task, "pipeline": m.pipeline, "size": f"{m.size[0]}x{m.size[1]}",
+            "max_frames": m.max_frames, "fps": m.fps, "vram_gb": sorted(m.vram), "download_gb": m.download_gb,
+            "installed": weights_installed(m, cache_dir),
+        })
+    return rows
+
+
+def weights_installed(model: ModelEntry, cache_dir: str | Path | None = None) -> bool:
+    """True when model_index.json and a folder for each component it names are on disk."""
+    local = Path(model.id).expanduser()
+    if local.is_dir():
+        index = local / "model_index.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model.id, "model_index.json", cache_dir=str(cache_dir) if cache_dir else None)
+        if not isinstance(found, str):
+            return False
+        index = Path(found)
+    try:
+        components = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # A download cut short leaves the index without every component folder.
+    return all((index.parent / key).is_dir() for key, value in components.items()
+               if not key.startswith("_") and isinstance(value, list) and value[0] is not None)
+

@@ -1,0 +1,22 @@
+"""A whole film through a diffusion renderer: the real LTX pipeline class at toy size, on the CPU."""
+from __future__ import annotations
+
+import pytest
+
+import moviefactory as mf
+from moviefactory.renderers import create_renderer
+
+from media import video_frames
+from tiny_diffusion import tiny_ltx, tiny_model
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_make_film_with_a_text_to_video_renderer(tmp_path):
+    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"))
+    result = mf.make_film("A paper boat on a rainy street", format="vertical", scenes=2, seconds=8, draft=True,
+                          music="none", sfx="none", output=tmp_path, renderer=renderer)
+    frames, fps = video_frames(result.video)
+    assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
+    report = result.report.read_text()
+    assert '"renderer": "ltx-video"' in report
