@@ -325,6 +325,37 @@ def sfx_search(query: str = typer.Argument(...), k: int = typer.Option(3, "-k", 
     _search("sfx", query, k, index, retriever, clap)
 
 
+def _clip_done(path: Path) -> None:
+    from .media.ffmpeg import probe
+
+    info = probe(path)
+    out.print(f"wrote: {path}  ({info.duration:.2f} s)", highlight=False, soft_wrap=True, markup=False)
+
+
+@app.command()
+def animate(
+    still: Path = typer.Argument(..., help="The image to bring to life."),
+    prompt: str = typer.Argument(..., help="What happens, e.g. 'the clouds drift apart'."),
+    seconds: float = typer.Option(4.0, "--seconds", help="Length of the clip."),
+    out_file: Path = typer.Option(Path("animated.mp4"), "--out", "-o", help="Where to write the clip."),
+    motion: float = typer.Option(0.5, "--motion", help="How much moves, 0 to 1."),
+    fps: int = typer.Option(24, "--fps"), seed: int = typer.Option(7, "--seed"),
+    edit: Optional[str] = typer.Option(None, "--edit", help="An instruction to edit the still first."),
+    model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
+) -> None:
+    """Image to video: animate a still with the image-to-video model (GPU)."""
+    from .errors import InputError
+    from .renderers.diffusion.keyframe import animate as animate_still
+
+    with _errors(), console.status("animating..."):
+        if not still.is_file():
+            raise InputError(f"{still} does not exist")
+        options = {k: v for k, v in (("model_path", model_path), ("offline", offline)) if v is not None}
+        animate_still(still, prompt, seconds, out_file, motion=motion, fps=fps, seed=seed, edit_instruction=edit,
+                      **options)
+    _clip_done(out_file)
+
+
 @app.command()
 def models() -> None:
     """The diffusion model catalogue: task, native size, frames, VRAM tiers, installed here or not."""

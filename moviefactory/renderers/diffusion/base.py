@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 import subprocess
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from functools import cache
@@ -121,6 +122,9 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
     except ImportError:
         raise MissingDependencyError("diffusion renderers need torch and diffusers: pip install torch diffusers "
                                      "transformers accelerate") from None
+    import transformers
+
+    transformers.logging.set_verbosity_error()  # library chatter is not the user's business
     cls_name = model.i2v_pipeline if image_to_video and model.i2v_pipeline else model.pipeline
     cls = getattr(diffusers, cls_name)
     kwargs: dict[str, Any] = {"local_files_only": offline}
@@ -128,7 +132,10 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
         kwargs["torch_dtype"] = getattr(torch, dtype)
     where = source or model.id
     try:
-        return cls.from_pretrained(where, **kwargs)
+        with warnings.catch_warnings():
+            # diffusers 0.42 renames torch_dtype to dtype; older releases know only torch_dtype.
+            warnings.simplefilter("ignore", FutureWarning)
+            return cls.from_pretrained(where, **kwargs)
     except (OSError, EnvironmentError, ValueError) as exc:
         raise MissingDependencyError(
             f"{model.name} weights are not available ({where}): download them once with "
