@@ -356,6 +356,102 @@ def animate(
     _clip_done(out_file)
 
 
+def _existing(*paths: Path) -> None:
+    from .errors import InputError
+
+    for p in paths:
+        if not p.is_file():
+            raise InputError(f"{p} does not exist")
+
+
+@app.command()
+def extend(
+    clip: Path = typer.Argument(..., help="The shot to continue."),
+    prompt: str = typer.Argument(..., help="What happens next."),
+    seconds: float = typer.Option(10.0, "--seconds", help="How much longer."),
+    out_file: Path = typer.Option(Path("extended.mp4"), "--out", "-o"),
+    model: str = typer.Option("svd", "--model", help="An image-to-video model from `moviefactory models`."),
+    seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
+) -> None:
+    """Long-shot extension (StreamingT2V): continue a clip in overlapping, blended chunks (GPU)."""
+    from .media.ffmpeg import probe
+    from .renderers.diffusion.extend import extend_clip, load_image_to_video
+    from .renderers.upscale import clip_rate
+
+    with _errors(), console.status("extending..."):
+        _existing(clip)
+        v = probe(clip).first("video")
+        gen = load_image_to_video(model, clip_size=(v.width, v.height), fps=clip_rate(clip), model_path=model_path,
+                                  offline=bool(offline))
+        extend_clip(clip, prompt, seconds, out_file, gen, seed=seed)
+    _clip_done(out_file)
+
+
+@app.command("connect")
+def connect_cmd(
+    a: Path = typer.Argument(..., help="The clip that ends."), b: Path = typer.Argument(..., help="The clip that begins."),
+    seconds: float = typer.Option(2.0, "--seconds"), out_file: Path = typer.Option(Path("transition.mp4"), "--out", "-o"),
+) -> None:
+    """A transition clip from A's last frame to B's first (an ffmpeg dissolve without a first-last-frame model)."""
+    from .media.ffmpeg import ffmpeg_binary
+    from .renderers.diffusion.connect import connect
+
+    with _errors():
+        _existing(a, b)
+        connect(a, b, seconds, out_file, ffmpeg=ffmpeg_binary())
+    _clip_done(out_file)
+
+
+@app.command("edit")
+def edit_cmd(
+    clip: Path = typer.Argument(...), prompt: str = typer.Argument(..., help="The new look, e.g. '1920s film'."),
+    strength: float = typer.Option(0.5, "--strength", help="0 keeps the clip, 1 ignores it; ~0.5 keeps structure."),
+    out_file: Path = typer.Option(Path("edited.mp4"), "--out", "-o"),
+    model: str = typer.Option("sd15-img2img", "--model"), model_path: Optional[Path] = MODEL_PATH,
+    offline: Optional[bool] = OFFLINE,
+) -> None:
+    """Video-to-video restyle (SDEdit) that keeps the clip's structure (GPU)."""
+    from .renderers.diffusion.base import entry, load_pipeline
+    from .renderers.diffusion.connect import edit_clip
+
+    with _errors(), console.status("restyling..."):
+        _existing(clip)
+        pipe = load_pipeline(entry(model), source=str(model_path) if model_path else None, offline=bool(offline))
+        edit_clip(clip, prompt, out_file, pipe, strength)
+    _clip_done(out_file)
+
+
+@app.command()
+def upscale(
+    clip: Path = typer.Argument(...), factor: int = typer.Option(4, "--factor", help="2 or 4."),
+    out_file: Path = typer.Option(Path("upscaled.mp4"), "--out", "-o"),
+    upscaler: str = typer.Option("ffmpeg-lanczos", "--upscaler", help="ffmpeg-lanczos, or spandrel (--weights)."),
+    weights: Optional[Path] = typer.Option(None, "--weights", help="A Real-ESRGAN-family .pth for spandrel."),
+) -> None:
+    """Super-resolve a clip x2/x4 (tiled, for learned upscalers)."""
+    from .renderers.upscale import create_upscaler, upscale_clip
+
+    with _errors(), console.status("upscaling..."):
+        _existing(clip)
+        up = create_upscaler(upscaler, **({"weights": weights} if weights else {}))
+        upscale_clip(clip, factor, out_file, up)
+    _clip_done(out_file)
+
+
+@app.command()
+def interpolate(
+    clip: Path = typer.Argument(...), factor: int = typer.Option(2, "--factor"),
+    out_file: Path = typer.Option(Path("interpolated.mp4"), "--out", "-o"),
+) -> None:
+    """Motion-compensated frame interpolation (x2 frames at x2 rate)."""
+    from .renderers.upscale import create_interpolator, interpolate_clip
+
+    with _errors(), console.status("interpolating..."):
+        _existing(clip)
+        interpolate_clip(clip, factor, out_file, create_interpolator("ffmpeg-minterpolate"))
+    _clip_done(out_file)
+
+
 @app.command()
 def models() -> None:
     """The diffusion model catalogue: task, native size, frames, VRAM tiers, installed here or not."""

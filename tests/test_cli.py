@@ -98,3 +98,25 @@ def test_music_index_reports_bad_files_by_name(tmp_path):
     assert "broken.wav" in proc.stdout and "empty.mp3" in proc.stdout
     proc = run("music", "search", "sea shanty", "--index", str(tmp_path / "index"), cwd=tmp_path)
     assert "sea shanty" in proc.stdout.lower()
+
+
+def test_clip_tools_connect_upscale_interpolate(tmp_path, ffmpeg):
+    import subprocess as sp
+
+    from media import video_frames
+
+    for name, src in (("a", "testsrc2"), ("b", "mandelbrot")):
+        sp.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"{src}=s=192x80:r=24", "-frames:v", "24",
+                "-pix_fmt", "yuv420p", str(tmp_path / f"{name}.mp4")], check=True)
+    assert run("connect", "a.mp4", "b.mp4", "--seconds", "1.5", "-o", "t.mp4", cwd=tmp_path).returncode == 0
+    assert video_frames(tmp_path / "t.mp4") == (36, 24.0)
+    assert run("upscale", "a.mp4", "--factor", "4", "-o", "up.mp4", cwd=tmp_path).returncode == 0
+    import av
+
+    with av.open(str(tmp_path / "up.mp4")) as c:
+        assert (c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height) == (768, 320)
+    assert run("interpolate", "a.mp4", "-o", "i.mp4", cwd=tmp_path).returncode == 0
+    frames, fps = video_frames(tmp_path / "i.mp4")
+    assert fps == 48 and abs(frames - 48) <= 1
+    proc = run("extend", "a.mp4", "keep going", "--offline", cwd=tmp_path)  # no weights here: say what to get
+    assert proc.returncode == 3 and "download" in proc.stderr and "Traceback" not in proc.stderr
