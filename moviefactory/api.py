@@ -61,7 +61,8 @@ def make_film(theme: str, *, progress: Progress | None = None, writer: Screenwri
 
     Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url, tts, voice,
     music, sfx ('default', 'none' or an index folder), renderer ('animatic', 'ltx-video', 'sdxl+svd', ...),
-    model_path, offline, vram (GB: the memory tier).
+    model_path, offline, vram (GB: the memory tier), upscale / interpolate (2 or 4: generated frames are
+    super-resolved / frame-interpolated before they are fitted to the film), upscaler (registry name).
     """
     renderer, tts = _components_or_names(options, renderer, tts)
     run, theme, settings = _prepare(_clean_theme(theme), options, progress)
@@ -113,7 +114,7 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
              writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
     unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
                               "llm_base_url", "tts", "voice", "music", "sfx", "renderer", "model_path", "offline",
-                              "vram"}
+                              "vram", "upscale", "interpolate", "upscaler"}
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     config = options.get("config")
@@ -125,6 +126,11 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
         renderer=options.get("renderer"))
     backend = {k: v for k, v in (("model_path", options.get("model_path")), ("offline", options.get("offline")),
                                  ("vram_gb", options.get("vram"))) if v is not None}
+    post = {k: options[k] for k in ("upscale", "interpolate", "upscaler") if options.get(k)}
+    if post:  # super-resolution and frame interpolation of generated frames (diffusion renderers)
+        if any(options.get(k, 1) not in (1, 2, 4) for k in ("upscale", "interpolate")):
+            raise InputError("--upscale and --interpolate take 2 or 4")
+        settings = settings.with_overrides(extra={**settings.extra, "post": post})
     if backend:  # renderer options (diffusion backends): recorded with the run, so resume loads the same
         settings = settings.with_overrides(extra={**settings.extra, "renderer_options": {
             **settings.extra.get("renderer_options", {}), **{k: str(v) if k == "model_path" else v

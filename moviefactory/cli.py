@@ -130,6 +130,8 @@ def make(
     llm_base_url: Optional[str] = LLM_URL, tts: Optional[str] = TTS, voice: Optional[str] = VOICE,
     music: Optional[str] = MUSIC, sfx: Optional[str] = SFX, renderer: Optional[str] = RENDERER,
     model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE, vram: Optional[float] = VRAM,
+    upscale: Optional[int] = typer.Option(None, "--upscale", help="Super-resolve generated frames x2 or x4."),
+    interpolate: Optional[int] = typer.Option(None, "--interpolate", help="Interpolate generated frames x2 or x4."),
 ) -> None:
     """Make a film from one line."""
     from .api import make_film
@@ -139,7 +141,7 @@ def make(
         result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
                            output=output, config=config, llm=llm, llm_base_url=llm_base_url, tts=tts, voice=voice,
                            music=music, sfx=sfx, renderer=renderer, model_path=model_path, offline=offline,
-                           vram=vram, progress=display)
+                           vram=vram, upscale=upscale, interpolate=interpolate, progress=display)
     _summary(result, started)
 
 

@@ -20,3 +20,12 @@ def test_make_film_with_a_text_to_video_renderer(tmp_path):
     assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
     report = result.report.read_text()
     assert '"renderer": "ltx-video"' in report
+
+
+def test_generated_frames_can_be_super_resolved_and_interpolated(tmp_path):
+    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"))
+    result = mf.make_film("A paper boat on a rainy street", format="widescreen", scenes=2, seconds=8, draft=True,
+                          music="none", sfx="none", output=tmp_path, renderer=renderer, upscale=4, interpolate=2)
+    frames, fps = video_frames(result.video)
+    assert fps == 24 and abs(frames / fps - result.duration) <= 1 / fps
+    assert '"upscale": 4' in (result.run_dir / "run.json").read_text()

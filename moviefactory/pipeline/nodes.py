@@ -107,13 +107,16 @@ class Nodes:
         bible = {c.name: c.description for c in screenplay.characters if c.name in shot.characters}
         key = cache_key(
             "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.heading, scene.setting, scene.time_of_day, i, j],
-            characters=bible, renderer=[renderer.name, renderer.cache_token()], frames=frames, seed=seed,
+            characters=bible, renderer=[renderer.name, renderer.cache_token(), self.c.settings.extra.get("post")], frames=frames, seed=seed,
             format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.negative_prompt, fmt.intermediate.model_dump()])
         path = self.c.run.shot(scene.id, shot.id)
         kind = "cached"
         if self.c.run.cached(path, key) is None:
+            post = self.c.settings.extra.get("post", {})
             ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,
-                                frames=frames, scene_index=i, shot_index=j)
+                                frames=frames, scene_index=i, shot_index=j, upscale=post.get("upscale", 1),
+                                upscaler=post.get("upscaler", "ffmpeg-lanczos"),
+                                interpolate=post.get("interpolate", 1))
             with atomic_path(path) as tmp:
                 renderer.render(shot, ctx, tmp)
             self.c.run.mark_done(path, key, frames=frames)

@@ -23,6 +23,9 @@ class RenderContext:
     frames: int  # exact number of frames to produce
     scene_index: int = 0  # 0-based position of the scene in the film
     shot_index: int = 0  # 0-based position of the shot in its scene
+    upscale: int = 1  # generated frames are super-resolved by this factor before they are fitted (--upscale)
+    upscaler: str = "ffmpeg-lanczos"  # Upscaler registry name
+    interpolate: int = 1  # generated frames are multiplied by this factor, at that many times the rate
 
     @property
     def fps(self) -> Fraction:

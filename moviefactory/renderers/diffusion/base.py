@@ -181,6 +181,14 @@ def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: P
     or held to exactly `ctx.frames` frames. Scaling is lanczos here; a learned upscaler runs before
     this when one is configured."""
     frames = to_uint8_frames(frames)
+    if ctx.upscale > 1 or ctx.interpolate > 1:
+        from ..upscale import create_interpolator, create_upscaler
+
+        if ctx.upscale > 1:
+            frames = create_upscaler(ctx.upscaler).upscale(frames, ctx.upscale)
+        if ctx.interpolate > 1 and len(frames) > 1:
+            frames = create_interpolator("ffmpeg-minterpolate").interpolate(frames, ctx.interpolate)
+            source_fps = (source_fps or float(ctx.fps)) * ctx.interpolate
     t, h, w, _ = frames.shape
     width, height = ctx.size
     rate = Fraction(source_fps).limit_denominator(1001) if source_fps else ctx.fps
