@@ -10,20 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tiny_image_video import _bytes_to_unicode  # GPT-2/RoBERTa's byte map, shared with the CLIP tokenizer
+
 _WORDS = ("thunder", "storm", "rain", "night", "bird", "song", "calm", "tense", "orchestral", "music", "sound")
-
-
-def _bytes_to_unicode() -> dict[int, str]:
-    """GPT-2/RoBERTa's byte -> printable character map."""
-    bs = [*range(ord("!"), ord("~") + 1), *range(ord("¡"), ord("¬") + 1), *range(ord("®"), ord("ÿ") + 1)]
-    cs = bs[:]
-    n = 0
-    for b in range(256):
-        if b not in bs:
-            bs.append(b)
-            cs.append(256 + n)
-            n += 1
-    return dict(zip(bs, (chr(c) for c in cs)))
 
 
 def write_tokenizer_files(folder: Path) -> Path:
