@@ -260,3 +260,24 @@ def test_real_ltx_on_cuda(tmp_path, ffmpeg):
     assert video_frames(clip.path) == (48, 30)
     frames = _decode(clip.path)
     assert frames.std() > 10  # a picture, not a flat frame
+
+
+def test_a_shot_longer_than_one_call_is_extended_in_blended_chunks(tmp_path, ffmpeg):
+    """StreamingT2V in a film: chunk 1 from text, the rest from the image-to-video twin (same weights)."""
+    from dataclasses import replace
+
+    from moviefactory.config import load_format
+    from moviefactory.renderers import RenderContext
+    from moviefactory.renderers.diffusion.t2v import TextToVideoRenderer
+
+    from factories import tiny_screenplay
+    from media import video_frames
+    from tiny_diffusion import tiny_ltx, tiny_model
+
+    model = replace(tiny_model("ltx-video"), max_frames=9)  # one call makes 9 frames
+    renderer = TextToVideoRenderer(tiny_ltx(), model)
+    sp, fmt = tiny_screenplay(), load_format("widescreen", draft=True)
+    ctx = RenderContext(screenplay=sp, scene=sp.scenes[0], format=fmt, seed=3, ffmpeg=ffmpeg, frames=48)  # 2 s
+    clip = renderer.render(sp.scenes[0].shots[0], ctx, tmp_path / "long.mp4")
+    assert renderer._i2v is not None and type(renderer._i2v).__name__ == "LTXImageToVideoPipeline"
+    assert clip.frames == 48 and video_frames(tmp_path / "long.mp4") == (48, 24.0)

@@ -9,6 +9,7 @@ torch, diffusers and huggingface_hub are imported inside functions: importing th
 from __future__ import annotations
 
 import gc
+import math
 import json
 import threading
 from dataclasses import replace
@@ -22,7 +23,7 @@ from ..base import Clip, RenderContext, register_renderer
 from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
                    model_frames, write_clip)
 
-VERSION = 1  # bump when a change here alters the frames for the same shot, seed and model
+VERSION = 2  # bump when a change here alters the frames for the same shot, seed and model
 NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
 CAMERA_WORDS = {
     "static": "static camera",
@@ -57,6 +58,7 @@ class TextToVideoRenderer:
         self.name = model.name
         # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
         self._lock = threading.Lock()
+        self._i2v = None  # the image-to-video twin for long shots, built from the same components on first need
 
     def cache_token(self) -> str:
         w, h = self.model.size
@@ -85,8 +87,31 @@ class TextToVideoRenderer:
                       output_type="np", **controls)
         video = self._generate(kwargs, ctx.seed, shot, ctx)
 
+        # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
+        wanted = math.ceil(float(seconds) * rate)
+        if wanted > len(video) and self.model.i2v_pipeline:
+            video = self._extend(video, wanted, prompt, negative_prompt, (width, height), controls, ctx.seed)
+
         # 6. Write: scaled, retimed and cut or held to exactly ctx.frames
         return write_clip(video, rate, ctx, out)
+
+    def _extend(self, video, wanted: int, prompt: str, negative: str, size, controls, seed: int):
+        """Continue the first chunk with the model's image-to-video twin, built from the same components."""
+        import diffusers
+
+        from .base import to_uint8_frames
+        from .extend import DiffusersImageToVideoGenerator, extend
+
+        if self._i2v is None:
+            self._i2v = getattr(diffusers, self.model.i2v_pipeline)(**self.pipe.components)
+            self._i2v.set_progress_bar_config(disable=True)
+        chunk = self.model.max_frames
+        gen = DiffusersImageToVideoGenerator(self._i2v, size=size, steps=self.steps, multiple=self.model.multiple,
+                                             legal_frames=self.model.legal_frames, negative_prompt=negative,
+                                             device=self.device, call_kwargs=dict(controls))
+        with self._lock:
+            return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed,
+                          first=to_uint8_frames(video))
 
     def check_inputs(self, shot: Shot, ctx: RenderContext) -> None:
         width, height = ctx.size
