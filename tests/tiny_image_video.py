@@ -62,7 +62,7 @@ def tiny_clip_tokenizer(tmp: Path | None = None):
         with tempfile.TemporaryDirectory(prefix="tiny-clip-") as scratch:
             return tiny_clip_tokenizer(Path(scratch))
     folder = write_clip_tokenizer_files(Path(tmp) / "clip-tokenizer")
-    tokenizer = CLIPTokenizer.from_pretrained(str(folder), model_max_length=77)
+    tokenizer = CLIPTokenizer.from_pretrained(str(folder), model_max_length=77, local_files_only=True)
     assert len(tokenizer) > 500, f"tokenizer came back empty ({len(tokenizer)} tokens)"
     return tokenizer
 
