@@ -39,7 +39,7 @@ def library_opener(kind: str, choice: str | None) -> Callable | None:
 
         if choice != "default":
             return open_retriever(Path(choice).expanduser())
-        folders = [_default_dir(kind)]
+        folders = [default_library(kind)]
         if (user_index(kind) / "index.json").is_file():
             folders.append(user_index(kind))
         found = [open_retriever(f) for f in folders]
@@ -48,7 +48,8 @@ def library_opener(kind: str, choice: str | None) -> Callable | None:
     return open_
 
 
-def _default_dir(kind: str) -> Path:
+def default_library(kind: str) -> Path:
+    """The default library's folder, built first if it is missing or out of date."""
     if kind == "music":
         from .music.library import default_music_dir
 
