@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audio import TTSBackend, create_tts
+from .audio import TTSBackend, create_tts, tts_names
 from .audio.sources import library_opener
 from .config import Settings, load_format, load_settings
 from .errors import InputError
@@ -19,7 +19,7 @@ from .pipeline import Components, Event, Progress, build_graph, open_checkpointe
 from .pipeline.progress import no_progress
 from .planner import Screenwriter, create_writer, detect_language
 from .planner.llm import LLMSettings
-from .renderers import SceneRenderer, create_renderer
+from .renderers import SceneRenderer, create_renderer, renderer_names
 from .runs import RunDir, find_run_dir, open_run_dir, run_id_for
 from .screenplay import Screenplay, load_screenplay, parse_screenplay
 
@@ -138,7 +138,10 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
     _check(settings)
     language = detect_language(theme) if settings.language == "auto" else settings.language
     settings = settings.with_overrides(language=language)
-    load_format(settings.format, draft=settings.draft)  # fail on a bad format before making a directory
+    load_format(settings.format, draft=settings.draft)  # fail on bad names before making a directory
+    for kind, name, names in (("renderer", settings.renderer, renderer_names), ("TTS engine", settings.tts, tts_names)):
+        if name not in names():
+            raise InputError(f"unknown {kind} {name!r}; available: {', '.join(names())}")
     settings = _choose_writer(settings, progress) if writer_name is None else settings.with_overrides(
         writer=writer_name)
     run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))

@@ -17,6 +17,8 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["make", "   "], "theme is empty"),
     (["make", "A cat", "--format", "imax"], "unknown format 'imax'"),
     (["make", "A cat", "--lang", "fr"], "unknown language 'fr'"),
+    (["make", "A cat", "--renderer", "nope"], "unknown renderer 'nope'"),
+    (["make", "A cat", "--tts", "nope"], "unknown TTS engine 'nope'"),
     (["make", "A cat", "--scenes", "0"], "--scenes must be between"),
     (["make", "A cat", "--config", "does-not-exist.yaml"], "does not exist"),
     (["resume", "no-such-run"], "no run 'no-such-run'"),
