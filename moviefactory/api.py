@@ -192,10 +192,13 @@ def _execute(run: RunDir, theme: str, settings: Settings, progress: Progress | N
 def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress | None,
                writer: Screenwriter | None, renderer: SceneRenderer | None, tts: TTSBackend | None,
                *, stop_after_plan: bool = False, screenplay: dict | None = None):
-    fmt = load_format(settings.format, draft=settings.draft)
+    # --upscale N makes the film at the preset's upscaled size (widescreen x4: 3072x1280)
+    fmt = load_format(settings.format, draft=settings.draft, upscale=settings.extra.get("post", {}).get("upscale", 1))
     components = Components(
         writer=writer or _WriterOnDemand(settings),
-        renderer=renderer or create_renderer(settings.renderer, **settings.extra.get("renderer_options", {})),
+        # the run config goes along: diffusion renderers read their domain adapters (LoRA) from it
+        renderer=renderer or create_renderer(settings.renderer, **settings.extra.get("renderer_options", {}),
+                                             config=settings.extra),
         tts=tts or create_tts(settings.tts),
         format=fmt, settings=settings, run=run, ffmpeg=ffmpeg_binary(settings.ffmpeg),
         music=library_opener("music", settings.music), sfx=library_opener("sfx", settings.sfx),

@@ -79,10 +79,22 @@ class Format(_Frozen):
     caption: CaptionStyle = CaptionStyle()
     encoder: Encoder = Encoder()
     intermediate: Intermediate = Intermediate()
+    # Film size when generated frames are super-resolved by a factor (--upscale 2|4): the renderer
+    # generates at this size / factor and the upscaler brings it here (MovieFactory: 768x320 -> 3072x1280).
+    upscaled: dict[Literal[2, 4], tuple[int, int]] = {}
+    # Domain adapters per diffusion model name: {path, weight, name} (see renderers/diffusion/adapters.py)
+    adapters: dict[str, dict[str, Any]] = {}
 
     @property
     def frame_rate(self) -> Fraction:
         return Fraction(self.fps)
+
+    def upscaled_by(self, factor: int) -> "Format":
+        """The preset for frames super-resolved by `factor`: its `upscaled` size, or its own size."""
+        if factor <= 1 or factor not in self.upscaled:
+            return self
+        width, height = self.upscaled[factor]
+        return self.model_copy(update={"width": width, "height": height})
 
     def drafted(self) -> "Format":
         """The same preset at draft size (even dimensions, as yuv420p needs)."""
@@ -94,7 +106,7 @@ def format_names() -> list[str]:
     return sorted(p.stem for p in (configs_dir() / "formats").glob("*.yaml"))
 
 
-def load_format(name: str, *, draft: bool = False) -> Format:
+def load_format(name: str, *, draft: bool = False, upscale: int = 1) -> Format:
     path = configs_dir() / "formats" / f"{name}.yaml"
     if not path.is_file():
         raise ConfigError(f"unknown format {name!r}; choose one of: {', '.join(format_names())}")
@@ -104,6 +116,7 @@ def load_format(name: str, *, draft: bool = False) -> Format:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
+    fmt = fmt.upscaled_by(upscale)
     return fmt.drafted() if draft else fmt
 
 

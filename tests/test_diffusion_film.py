@@ -1,6 +1,7 @@
 """A whole film through a diffusion renderer: the real LTX pipeline class at toy size, on the CPU."""
 from __future__ import annotations
 
+import av
 import pytest
 
 import moviefactory as mf
@@ -23,9 +24,30 @@ def test_make_film_with_a_text_to_video_renderer(tmp_path):
 
 
 def test_generated_frames_can_be_super_resolved_and_interpolated(tmp_path):
-    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"))
+    calls = []
+
+    class Recording:  # the real pipeline; each call's size is kept
+        def __init__(self, pipe):
+            self.pipe = pipe
+
+        def __call__(self, **kwargs):
+            calls.append((kwargs["width"], kwargs["height"], kwargs["num_frames"]))
+            return self.pipe(**kwargs)
+
+        def __getattr__(self, name):
+            return getattr(self.pipe, name)
+
+    renderer = create_renderer("ltx-video", pipe=Recording(tiny_ltx()), model=tiny_model("ltx-video"))
     result = mf.make_film("A paper boat on a rainy street", format="widescreen", scenes=2, seconds=8, draft=True,
                           music="none", sfx="none", output=tmp_path, renderer=renderer, upscale=4, interpolate=2)
     frames, fps = video_frames(result.video)
     assert fps == 24 and abs(frames / fps - result.duration) <= 1 / fps
     assert '"upscale": 4' in (result.run_dir / "run.json").read_text()
+    # x4 makes the widescreen film 3072x1280 (here at draft scale, a quarter of it) ...
+    with av.open(str(result.video)) as c:
+        assert (c.streams.video[0].width, c.streams.video[0].height) == (768, 320)
+    # ... from generations a quarter of the film's size, in the model's multiple of 32
+    assert calls and all(w == 192 and h in (64, 96) for w, h, _ in calls)
+    # x2 interpolation: the model is asked for half the film's frames (12 fps), the interpolator makes the rest
+    asked = sum(n for _, _, n in calls)
+    assert 0.45 * 24 * result.duration <= asked <= 0.7 * 24 * result.duration

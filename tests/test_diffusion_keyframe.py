@@ -299,3 +299,39 @@ def test_real_sdxl_and_svd_on_cuda(ffmpeg, tmp_path):
     shot, ctx = context(ffmpeg, "widescreen")
     clip = renderer.render(shot, ctx, tmp_path / "shot.mp4")
     assert video_frames(clip.path) == (ctx.frames, 24.0)
+
+
+def test_a_shots_own_edit_loads_the_edit_model_on_first_need_only(pipes, ffmpeg, tmp_path):
+    image_model, video_model, edit_model = tiny_models()
+    loads = []
+
+    def load_edit():
+        loads.append(1)
+        return Recorder(pipes["edit"])
+
+    renderer = KeyframeVideoRenderer(Recorder(pipes["image"]), Recorder(pipes["video"]), image_model=image_model,
+                                     video_model=video_model, edit_model=edit_model, decode_chunk_size=2,
+                                     edit_loader=load_edit)
+    shot, ctx = context(ffmpeg)
+    renderer.render(shot, ctx, tmp_path / "plain.mp4")
+    assert loads == []  # no shot asked for an edit: the edit model is never loaded
+    night = shot.model_copy(update={"edit": "make it night, keep the coat yellow"})
+    renderer.render(night, ctx, tmp_path / "night.mp4")
+    renderer.render(night, ctx, tmp_path / "night2.mp4")
+    assert loads == [1]
+    assert [c["prompt"] for c in renderer.edit_pipe.calls] == ["make it night, keep the coat yellow"] * 2
+    assert not np.array_equal(decoded(tmp_path / "plain.mp4"), decoded(tmp_path / "night.mp4"))
+
+
+def test_a_shot_longer_than_one_video_call_is_continued_by_the_video_model(pipes, ffmpeg, tmp_path):
+    renderer = make_renderer(pipes)
+    shot, ctx = context(ffmpeg, duration=3.0)  # 21 frames at SVD's 7 fps; one tiny call makes 8
+    clip = renderer.render(shot, ctx, tmp_path / "long.mp4")
+    frames = decoded(clip.path).astype(int)
+    assert frames.shape[0] == ctx.frames == 3 * ctx.format.fps
+    calls = renderer.video_pipe.calls
+    assert len(calls) == 4  # 8 frames, then 6 new ones per chunk (2 overlap): 8, 14, 20, 26 >= 21
+    # Each continuation starts from the shot so far, not from the keyframe again.
+    assert not np.array_equal(np.asarray(calls[1]["image"]), np.asarray(calls[0]["image"]))
+    # The tail moves: it is generated, not the first call's last frame held.
+    assert np.abs(np.diff(frames[-ctx.format.fps:], axis=0)).mean() > 0.5

@@ -281,3 +281,48 @@ def test_a_shot_longer_than_one_call_is_extended_in_blended_chunks(tmp_path, ffm
     clip = renderer.render(sp.scenes[0].shots[0], ctx, tmp_path / "long.mp4")
     assert renderer._i2v is not None and type(renderer._i2v).__name__ == "LTXImageToVideoPipeline"
     assert clip.frames == 48 and video_frames(tmp_path / "long.mp4") == (48, 24.0)
+
+
+def make_ltx_lora(folder: Path, seed: int) -> Path:
+    """A tiny LoRA on the tiny LTX transformer's attention, saved as diffusers saves LoRAs."""
+    from diffusers import LTXPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    donor = tiny_ltx()
+    torch.manual_seed(seed)
+    # init_lora_weights=False: random A and B, so the adapter changes the output from the first step.
+    donor.transformer.add_adapter(LoraConfig(r=4, lora_alpha=4, init_lora_weights=False,
+                                             target_modules=["to_q", "to_k", "to_v", "to_out.0"]))
+    LTXPipeline.save_lora_weights(str(folder), transformer_lora_layers=get_peft_model_state_dict(donor.transformer))
+    return folder
+
+
+def test_format_domain_adapter_changes_its_format_only(pipes, tmp_path, ffmpeg):
+    lora = make_ltx_lora(tmp_path / "shorts-lora", seed=3)
+    config = {"adapters": {"vertical": {"path": str(lora), "weight": 1.0}}}
+    adapted = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"), config=config)
+    base = TextToVideoRenderer(pipes["ltx-video"], tiny_model("ltx-video"))
+    assert "vertical=vertical:" in adapted.cache_token() and adapted.cache_token() != base.cache_token()
+
+    frames = {}
+    for fmt_name in ("vertical", "widescreen", "vertical"):
+        ctx = _ctx(ffmpeg, fmt_name)
+        shot = ctx.scene.shots[0]
+        for label, renderer in (("adapted", adapted), ("base", base)):
+            path = renderer.render(shot, ctx, tmp_path / f"{label}-{fmt_name}-{len(frames)}.mp4").path
+            frames.setdefault((label, fmt_name), []).append(_decode(path).astype(int))
+    # The vertical LoRA makes vertical shots look different; widescreen shots are the base model's.
+    assert np.abs(frames["adapted", "vertical"][0] - frames["base", "vertical"][0]).mean() > 1.0
+    assert np.array_equal(frames["adapted", "widescreen"][0], frames["base", "widescreen"][0])
+    # Switching back re-enables the same adapter (loaded once): the same vertical look again.
+    assert np.array_equal(frames["adapted", "vertical"][0], frames["adapted", "vertical"][1])
+    assert adapted.pipe.get_list_adapters() == {"transformer": ["vertical"]}
+
+
+def test_a_missing_adapter_is_named(pipes, tmp_path, ffmpeg):
+    config = {"adapters": {"vertical": {"path": str(tmp_path / "nowhere"), "weight": 0.7}}}
+    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"), config=config)
+    ctx = _ctx(ffmpeg)
+    with pytest.raises(ConfigError, match="adapter 'vertical'.*nowhere.*does not exist"):
+        renderer.render(ctx.scene.shots[0], ctx, tmp_path / "x.mp4")

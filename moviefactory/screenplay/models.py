@@ -48,6 +48,9 @@ class Shot(_Frozen):
     prompt: str = Field("", description="Model-friendly visual prompt for image/video models (English); "
                         "empty: renderers use the description.")
     negative_prompt: str = Field("", description="What the image/video model must avoid in this shot.")
+    edit: str = Field("", description="An instruction applied to the shot's keyframe before it is animated "
+                      "('make it night, keep the car red'); renderers that paint keyframes use an "
+                      "instruction-edit model for it, others ignore it.")
 
     @field_validator("id")
     @classmethod

@@ -1,12 +1,18 @@
 """Domain adapters: one LoRA per format, so a vertical short and a widescreen film each get a model
 tuned to look like their domain, on the same loaded pipeline.
 
-A run config names them per format (or one for every format):
+A run config (--config) names them per format (or one for every format):
 
     adapters:
       widescreen: {path: loras/cinema, weight: 0.8}            # a folder with pytorch_lora_weights.safetensors
       vertical: {path: loras/vertical.safetensors, weight: 0.6, name: vertical}
     adapter: {path: loras/house-style, weight: 0.5}            # any format without its own entry
+
+and a format preset (configs/formats/*.yaml) may name one per model, used when the run config names
+none for that format:
+
+    adapters:
+      ltx-video: {path: owner/cinema-lora, weight: 0.8}        # a hub repo (or repo/file.safetensors)
 
 Adapters are loaded once under their name and switched with `set_adapters`: going back and forth
 between formats never reloads weights. torch/diffusers are never imported here.
@@ -66,6 +72,20 @@ def adapter_for(format_name: str, config: Mapping[str, Any] | None) -> AdapterSp
     return None
 
 
+def adapters_for(model_name: str, config: Mapping[str, Any] | None = None) -> dict[str, AdapterSpec]:
+    """format name -> adapter for a renderer of `model_name`: the run config's, else the format preset's."""
+    from ...config import format_names, load_format
+
+    out = {}
+    for fmt in format_names():
+        spec = adapter_for(fmt, config)
+        if spec is None and (preset := load_format(fmt).adapters.get(model_name)):
+            spec = AdapterSpec.parse(preset, fmt)
+        if spec is not None:
+            out[fmt] = spec
+    return out
+
+
 def loaded_adapters(pipe) -> set[str]:
     getter = getattr(pipe, "get_list_adapters", None)
     if getter is None:
@@ -86,11 +106,23 @@ def apply_adapter(pipe, spec: AdapterSpec | None) -> None:
     if not hasattr(pipe, "load_lora_weights"):
         raise ConfigError(f"adapter {spec.name!r}: {type(pipe).__name__} cannot load LoRA adapters")
     if spec.name not in loaded:
-        if not spec.path.exists():
-            raise ConfigError(f"adapter {spec.name!r}: {spec.path} does not exist")
-        if spec.path.is_file():
-            pipe.load_lora_weights(str(spec.path.parent), weight_name=spec.path.name, adapter_name=spec.name)
-        else:
-            pipe.load_lora_weights(str(spec.path), adapter_name=spec.name)
+        where, weight_name = _where(spec)
+        try:
+            pipe.load_lora_weights(where, adapter_name=spec.name, **({"weight_name": weight_name} if weight_name else {}))
+        except (OSError, ValueError) as exc:  # hub repo missing offline, wrong file, weights for another model
+            raise ConfigError(f"adapter {spec.name!r} ({spec.path}) cannot be loaded: "
+                              f"{str(exc).splitlines()[0][:160]}") from None
     pipe.enable_lora()
     pipe.set_adapters([spec.name], adapter_weights=[spec.weight])
+
+
+def _where(spec: AdapterSpec) -> tuple[str, str | None]:
+    """(folder or hub repo, weight file name or None) for load_lora_weights."""
+    path = spec.path
+    if path.exists():
+        return (str(path.parent), path.name) if path.is_file() else (str(path), None)
+    parts = path.as_posix().split("/")
+    if not path.is_absolute() and not path.as_posix().startswith(".") and len(parts) in (2, 3):
+        # owner/repo, or owner/repo/file.safetensors, on the Hugging Face hub
+        return "/".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
+    raise ConfigError(f"adapter {spec.name!r}: {path} does not exist")

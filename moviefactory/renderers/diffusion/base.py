@@ -5,8 +5,10 @@ torch and diffusers are imported inside functions: the CPU default path never lo
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import subprocess
+import tempfile
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -84,17 +86,21 @@ def entry(name: str) -> ModelEntry:
     return models[name]
 
 
-def generation_size(model: ModelEntry, fmt: Format) -> tuple[int, int]:
+def generation_size(model: ModelEntry, fmt: Format, upscale: int = 1) -> tuple[int, int]:
     """The format's aspect at about the model's native pixel count, in multiples the model accepts.
 
     A vertical film gets a vertical generation (not a crop of a landscape one), a 2.39:1 film a
-    wide one, so clips look like their domain.
+    wide one, so clips look like their domain. When the frames will be super-resolved by `upscale`,
+    the generation is the film's size divided by it (widescreen x4: 768x320 for 3072x1280).
     """
-    area = model.size[0] * model.size[1]
-    aspect = fmt.width / fmt.height
-    h = math.sqrt(area / aspect)
-    w = h * aspect
     m = model.multiple
+    if upscale > 1:
+        w, h = fmt.width / upscale, fmt.height / upscale
+    else:
+        area = model.size[0] * model.size[1]
+        aspect = fmt.width / fmt.height
+        h = math.sqrt(area / aspect)
+        w = h * aspect
     return max(m, round(w / m) * m), max(m, round(h / m) * m)
 
 
@@ -176,31 +182,49 @@ def to_uint8_frames(frames: Any) -> np.ndarray:
     return arr[..., :3]
 
 
-def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: Path) -> Clip:
+def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: Path, *,
+               chunk: int = 16) -> Clip:
     """Encode generated frames as the shot: scaled to the film's size, retimed to its rate, and cut
-    or held to exactly `ctx.frames` frames. Scaling is lanczos here; a learned upscaler runs before
-    this when one is configured."""
-    frames = to_uint8_frames(frames)
-    if ctx.upscale > 1 or ctx.interpolate > 1:
-        from ..upscale import create_interpolator, create_upscaler
+    or held to exactly `ctx.frames` frames.
 
-        if ctx.upscale > 1:
-            frames = create_upscaler(ctx.upscaler).upscale(frames, ctx.upscale)
-        if ctx.interpolate > 1 and len(frames) > 1:
-            frames = create_interpolator("ffmpeg-minterpolate").interpolate(frames, ctx.interpolate)
-            source_fps = (source_fps or float(ctx.fps)) * ctx.interpolate
+    With --interpolate the in-betweens are made first, at the generated size (cheap); with --upscale
+    the frames are super-resolved `chunk` at a time on their way into the encoder, so a 3072x1280
+    shot never sits in memory whole. What remains of the fit is lanczos in ffmpeg."""
+    from ..upscale import create_interpolator, create_upscaler
+
+    frames = to_uint8_frames(frames)
+    if ctx.interpolate > 1 and len(frames) > 1:
+        frames = create_interpolator("ffmpeg-minterpolate").interpolate(frames, ctx.interpolate)
+        source_fps = (source_fps or float(ctx.fps)) * ctx.interpolate
+    upscaler = create_upscaler(ctx.upscaler) if ctx.upscale > 1 else None
+    factor = ctx.upscale if upscaler else 1
     t, h, w, _ = frames.shape
     width, height = ctx.size
     rate = Fraction(source_fps).limit_denominator(1001) if source_fps else ctx.fps
     fps = f"{ctx.fps.numerator}/{ctx.fps.denominator}"
     graph = (f"scale={width}:{height}:flags=lanczos:force_original_aspect_ratio=increase,crop={width}:{height},"
              f"fps={fps},tpad=stop_mode=clone:stop=-1,format=yuv420p")
-    cmd = [ctx.ffmpeg, "-hide_banner", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
+    cmd = [ctx.ffmpeg, "-hide_banner", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w * factor}x{h * factor}",
            "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "-", "-vf", graph,
            "-frames:v", str(ctx.frames), "-c:v", "libx264", "-preset", ctx.format.intermediate.preset,
            "-crf", str(ctx.format.intermediate.crf), "-movflags", "+faststart", "-an", "-f", "mp4", str(out)]
-    proc = subprocess.run(cmd, input=np.ascontiguousarray(frames).tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        raise RenderError("could not encode generated frames", stage="render", scene=ctx.scene.id,
-                          stderr=proc.stderr.decode("utf-8", "replace"))
+    with tempfile.TemporaryFile() as errors:
+        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        try:
+            # The encoder may stop reading early (it has its frames): a closed pipe is not a failure.
+            with contextlib.suppress(BrokenPipeError):
+                for start in range(0, t, chunk):
+                    part = frames[start:start + chunk]
+                    if upscaler is not None:
+                        part = upscaler.upscale(part, factor)
+                    proc.stdin.write(np.ascontiguousarray(part).tobytes())
+                proc.stdin.close()
+        finally:
+            if proc.poll() is None and not proc.stdin.closed:
+                proc.kill()  # an upscaler failed mid-way: do not leave the encoder waiting
+            code = proc.wait()
+        if code != 0:
+            errors.seek(0)
+            raise RenderError("could not encode generated frames", stage="render", scene=ctx.scene.id,
+                              stderr=errors.read().decode("utf-8", "replace"))
     return Clip(out, ctx.frames, ctx.fps, width, height)

@@ -9,21 +9,22 @@ diffusers are imported inside functions only.
 from __future__ import annotations
 
 import inspect
+import math
 import threading
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
-from ...config import Format, format_names, load_format
+from ...config import Format, load_format
 from ...errors import InputError, MissingDependencyError, RenderError
 from ...screenplay import Scene, Screenplay, Shot, Voice
 from ..base import Clip, RenderContext, register_renderer
-from .adapters import AdapterSpec, adapter_for, apply_adapter
+from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import (ModelEntry, apply_memory, detect_vram_gb, entry, generation_size, load_pipeline, model_frames,
-                   write_clip)
+                   to_uint8_frames, write_clip)
 
-VERSION = 1  # bump when the same inputs would render differently
+VERSION = 2  # bump when the same inputs would render differently
 IMAGE_GUIDANCE = 1.5  # InstructPix2Pix: how closely the edit keeps to the keyframe
 
 
@@ -73,10 +74,12 @@ class KeyframeVideoRenderer:
     def __init__(self, image_pipe, video_pipe, *, edit_pipe=None, image_model: ModelEntry, video_model: ModelEntry,
                  edit_model: ModelEntry | None = None, device: str = "cpu",
                  adapters: Mapping[str, AdapterSpec | Mapping | str] | None = None,
-                 decode_chunk_size: int | None = None) -> None:
+                 decode_chunk_size: int | None = None, edit_loader: Callable[[], Any] | None = None) -> None:
         self.image_pipe, self.video_pipe, self.edit_pipe = image_pipe, video_pipe, edit_pipe
+        # Loads the instruction-edit pipe the first time a shot asks for an edit (None: never).
+        self._edit_loader = edit_loader if edit_pipe is None else None
         self.image_model, self.video_model = image_model, video_model
-        self.edit_model = edit_model or (entry("instruct-pix2pix") if edit_pipe is not None else None)
+        self.edit_model = edit_model or (entry("instruct-pix2pix") if edit_pipe is not None or edit_loader else None)
         self.device = device
         # format name -> the domain adapter applied to the keyframe pipe for shots of that format
         self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
@@ -94,11 +97,15 @@ class KeyframeVideoRenderer:
 
     def render(self, shot: Shot, ctx: RenderContext, out: Path, *, edit_instruction: str | None = None,
                keyframe=None) -> Clip:
-        """Render `shot`; `keyframe` (a PIL image) skips painting, `edit_instruction` edits the keyframe."""
+        """Render `shot`; `keyframe` (a PIL image) skips painting, `edit_instruction` (default: the
+        shot's own `edit`) edits the keyframe."""
         # 1. Check inputs
+        edit_instruction = (edit_instruction or shot.edit).strip() or None
         self.check_inputs(shot, ctx, edit_instruction, keyframe)
         fmt = ctx.format
         with self._lock:
+            if edit_instruction and self.edit_pipe is None:
+                self.edit_pipe, self._edit_loader = self._edit_loader(), None
             # 2. Prompts: the character bible, verbatim, keeps people the same from shot to shot
             prompts = keyframe_prompts(shot, ctx)
             # 3. Keyframe at the format's aspect, in the domain adapter's look
@@ -109,8 +116,13 @@ class KeyframeVideoRenderer:
             if edit_instruction:
                 keyframe = self.edit(keyframe, edit_instruction, ctx.seed)
             # 5. Animate under motion control
-            frames = self.animate_keyframe(keyframe, shot.motion, ctx.frames / ctx.fps, fmt, ctx.seed,
-                                           prompt=prompts.prompt)
+            seconds = ctx.frames / ctx.fps
+            frames = self.animate_keyframe(keyframe, shot.motion, seconds, fmt, ctx.seed, prompt=prompts.prompt,
+                                           upscale=ctx.upscale)
+            # 5b. Long shot (StreamingT2V): the video model continues its own last frames, chunk by chunk
+            wanted = math.ceil(float(seconds) * self.video_model.fps)
+            if wanted > len(to_uint8_frames(frames)):
+                frames = self.extend_frames(frames, wanted, shot.motion, prompts, ctx.seed)
         # 6. Encode: the film's size and rate, exactly ctx.frames frames
         return write_clip(frames, self.video_model.fps, ctx, out)
 
@@ -123,9 +135,24 @@ class KeyframeVideoRenderer:
         if keyframe is None and self.image_pipe is None:
             raise RenderError(f"shot {shot.id}: no text-to-image pipeline to paint its keyframe "
                               "(this renderer was made to animate given stills only)", **where)
-        if edit_instruction and self.edit_pipe is None:
+        if edit_instruction and self.edit_pipe is None and self._edit_loader is None:
             raise RenderError(f"shot {shot.id}: edit instruction {edit_instruction!r} needs an instruction-edit "
                               "pipeline (create the renderer with edit=True, or pass edit_pipe)", **where)
+
+    def extend_frames(self, frames, wanted: int, motion: float, prompts: Prompts, seed: int):
+        """Continue an animated keyframe to `wanted` frames with the same video model, each chunk
+        starting from the last frames so far and held to the first chunk by its anchor frame."""
+        from .extend import DiffusersImageToVideoGenerator, extend
+
+        first = to_uint8_frames(frames)
+        chunk = self.video_model.max_frames
+        gen = DiffusersImageToVideoGenerator(
+            self.video_pipe, size=(first.shape[2], first.shape[1]), steps=self.video_model.steps,
+            multiple=self.video_model.multiple, legal_frames=self.video_model.legal_frames,
+            negative_prompt=prompts.negative or None, device=self.device,
+            call_kwargs=_video_controls(self, motion, chunk))
+        return extend(gen, prompts.prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed + 3,
+                      first=first)
 
     def paint(self, prompts: Prompts, fmt: Format, seed: int):
         width, height = generation_size(self.image_model, fmt)
@@ -143,23 +170,28 @@ class KeyframeVideoRenderer:
         return result.images[0]
 
     def animate_keyframe(self, image, motion: float, seconds: float | Fraction, fmt: Format, seed: int, *,
-                         prompt: str = ""):
+                         prompt: str = "", upscale: int = 1):
         """(T, H, W, 3) frames at the video model's rate, covering `seconds` (one call's worth at most)."""
-        width, height = generation_size(self.video_model, fmt)
+        width, height = generation_size(self.video_model, fmt, upscale)
         num_frames = model_frames(self.video_model, float(seconds))
         kwargs: dict[str, Any] = dict(
             image=_fit(image, (width, height)), width=width, height=height, num_frames=num_frames,
-            num_inference_steps=self.video_model.steps, max_guidance_scale=self.video_model.guidance,
-            decode_chunk_size=min(self.decode_chunk_size or num_frames, num_frames),
-            generator=_generator(seed, 2), output_type="np")
-        controls = self.video_model.motion
-        if "bucket_range" in controls:
-            kwargs[controls.get("bucket_argument", "motion_bucket_id")] = motion_bucket(self.video_model, motion)
-        if controls.get("fps_argument"):
-            kwargs[controls["fps_argument"]] = self.video_model.fps
+            num_inference_steps=self.video_model.steps, generator=_generator(seed, 2), output_type="np",
+            **_video_controls(self, motion, num_frames))
         if prompt and "prompt" in inspect.signature(self.video_pipe).parameters:
             kwargs["prompt"] = prompt  # image-to-video models with text conditioning; SVD has none
         return self.video_pipe(**kwargs).frames
+
+
+def _video_controls(renderer: "KeyframeVideoRenderer", motion: float, frames: int) -> dict[str, Any]:
+    controls, model = renderer.video_model.motion, renderer.video_model
+    kwargs: dict[str, Any] = {"max_guidance_scale": model.guidance,
+                              "decode_chunk_size": min(renderer.decode_chunk_size or frames, frames)}
+    if "bucket_range" in controls:
+        kwargs[controls.get("bucket_argument", "motion_bucket_id")] = motion_bucket(model, motion)
+    if controls.get("fps_argument"):
+        kwargs[controls["fps_argument"]] = model.fps
+    return kwargs
 
 
 def _source(model_path: str | Path | Mapping[str, str | Path] | None, model: ModelEntry) -> str | None:
@@ -224,11 +256,15 @@ def create_keyframe_video(*, image_pipe=None, video_pipe=None, edit_pipe=None, m
         decode_chunk_size = decode_chunk_size or video_settings.get("decode_chunk_size")
     if edit_entry.name in loaded:
         edit_pipe = loaded[edit_entry.name][0]
-    if adapters is None and config:
-        adapters = {name: spec for name in format_names() if (spec := adapter_for(name, config))}
+    if adapters is None:  # the run config's per-format LoRAs, else the format presets' for the keyframe model
+        adapters = adapters_for(image_entry.name, config)
+
+    def load_edit():  # a shot with an `edit` instruction loads the instruction-edit model then, once
+        return load_models([edit_entry], model_path=model_path, offline=offline, device=device, vram_gb=vram_gb)[0][0]
+
     return KeyframeVideoRenderer(image_pipe, video_pipe, edit_pipe=edit_pipe, image_model=image_entry,
-                                 video_model=video_entry, edit_model=edit_entry if edit_pipe is not None else None,
-                                 device=device, adapters=adapters, decode_chunk_size=decode_chunk_size)
+                                 video_model=video_entry, edit_model=edit_entry, device=device, adapters=adapters,
+                                 decode_chunk_size=decode_chunk_size, edit_loader=load_edit)
 
 
 def _still_format(size: tuple[int, int], fps: int, longest: int = 1920) -> Format:

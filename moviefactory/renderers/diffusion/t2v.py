@@ -15,11 +15,12 @@ import threading
 from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ...errors import ConfigError, RenderError
 from ...screenplay import Shot
 from ..base import Clip, RenderContext, register_renderer
+from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
                    model_frames, write_clip)
 
@@ -40,7 +41,8 @@ class TextToVideoRenderer:
     """A `SceneRenderer` over a loaded diffusers text-to-video pipeline and its catalogue entry."""
 
     def __init__(self, pipe, model: ModelEntry, *, device: str = "cpu", steps: int | None = None,
-                 guidance: float | None = None, tier: int | None = None, settings: dict[str, Any] | None = None):
+                 guidance: float | None = None, tier: int | None = None, settings: dict[str, Any] | None = None,
+                 adapters: Mapping[str, AdapterSpec | Mapping | str] | None = None):
         if model.task != "t2v":
             raise ConfigError(f"{model.name} is a {model.task!r} model, not text-to-video (t2v)")
         self.steps = model.steps if steps is None else int(steps)
@@ -56,14 +58,17 @@ class TextToVideoRenderer:
         self.pipe, self.model, self.device = pipe, model, str(device)
         self.tier, self.settings = tier or 0, dict(settings)
         self.name = model.name
+        # format name -> the domain adapter (LoRA) active for shots of that format
+        self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
         # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
         self._lock = threading.Lock()
         self._i2v = None  # the image-to-video twin for long shots, built from the same components on first need
 
     def cache_token(self) -> str:
         w, h = self.model.size
-        return (f"t2v-{VERSION}:{self.model.id}:{w}x{h}:steps={self.steps}:guidance={self.guidance:g}"
-                f":{self.settings.get('dtype', 'float32')}")
+        token = (f"t2v-{VERSION}:{self.model.id}:{w}x{h}:steps={self.steps}:guidance={self.guidance:g}"
+                 f":{self.settings.get('dtype', 'float32')}")
+        return "|".join([token, *(f"{fmt}={spec.token()}" for fmt, spec in sorted(self.adapters.items()))])
 
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip:
         # 1. Check inputs
@@ -73,8 +78,9 @@ class TextToVideoRenderer:
         prompt, negative_prompt = shot_prompts(shot, ctx)
 
         # 3. Size and frames: the film's aspect at the model's pixel count; the shot's length at the rate we generate
-        width, height = generation_size(self.model, ctx.format)
-        rate = generation_rate(self.model, ctx.fps)
+        width, height = generation_size(self.model, ctx.format, ctx.upscale)
+        # --interpolate N: generate 1/N of the frames; the interpolator makes the rest (write_clip)
+        rate = generation_rate(self.model, Fraction(ctx.fps) / max(1, ctx.interpolate))
         seconds = ctx.frames / ctx.fps
         num_frames = model_frames(replace(self.model, fps=rate), float(seconds))
 
@@ -85,7 +91,7 @@ class TextToVideoRenderer:
         kwargs = dict(prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
                       num_frames=num_frames, num_inference_steps=self.steps, guidance_scale=self.guidance,
                       output_type="np", **controls)
-        video = self._generate(kwargs, ctx.seed, shot, ctx)
+        video = self._generate(kwargs, ctx.seed, shot, ctx, self.adapters.get(ctx.format.name))
 
         # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
         wanted = math.ceil(float(seconds) * rate)
@@ -123,8 +129,10 @@ class TextToVideoRenderer:
         if not (shot.prompt or shot.description).strip():
             raise RenderError(f"shot {shot.id}: empty prompt and description", stage="render", scene=ctx.scene.id)
 
-    def _generate(self, kwargs: dict[str, Any], seed: int, shot: Shot, ctx: RenderContext):
+    def _generate(self, kwargs: dict[str, Any], seed: int, shot: Shot, ctx: RenderContext,
+                  adapter: AdapterSpec | None = None):
         with self._lock:
+            apply_adapter(self.pipe, adapter)  # the format's look; the i2v twin shares the transformer
             try:
                 return self._call(kwargs, seed)
             except Exception as exc:  # noqa: BLE001 - sorted below: OOM retries, the rest becomes a RenderError
@@ -248,13 +256,16 @@ def _free_gpu_memory() -> None:
 def _factory(name: str):
     def create(*, pipe=None, model: ModelEntry | None = None, model_path: str | None = None, offline: bool = False,
                device: str | None = None, vram_gb: float | None = None, steps: int | None = None,
-               guidance: float | None = None) -> TextToVideoRenderer:
+               guidance: float | None = None, adapters: Mapping[str, Any] | None = None,
+               config: Mapping[str, Any] | None = None, **_options) -> TextToVideoRenderer:
         """`pipe` given: use it as is (tests, or a caller sharing components). Otherwise load the
-        weights once, in the dtype and with the offload of the tier this GPU fits."""
+        weights once, in the dtype and with the offload of the tier this GPU fits. `adapters`
+        (format -> LoRA) or else the run `config`'s and the format presets' name the domain adapters."""
         model = model or entry(name)
+        adapters = adapters if adapters is not None else adapters_for(model.name, config)
         if pipe is not None:
             return TextToVideoRenderer(pipe, model, device=device or str(getattr(pipe, "device", "cpu")),
-                                       steps=steps, guidance=guidance)
+                                       steps=steps, guidance=guidance, adapters=adapters)
         device = device or _default_device()
         on_gpu = device.startswith("cuda")
         tier, settings = model.settings_for((vram_gb if vram_gb is not None else detect_vram_gb()) if on_gpu else None)
@@ -262,7 +273,7 @@ def _factory(name: str):
         apply_memory(pipe, settings, device)
         pipe.set_progress_bar_config(disable=True)
         return TextToVideoRenderer(pipe, model, device=device, steps=steps, guidance=guidance, tier=tier,
-                                   settings=settings)
+                                   settings=settings, adapters=adapters)
 
     create.__name__ = f"create_{name.replace('-', '_').replace('.', '_')}"
     return create
