@@ -54,11 +54,12 @@ def extend(
     prompt: str = typer.Argument(..., help="What happens next."),
     seconds: float = typer.Option(10.0, "--seconds", help="How much longer."),
     out_file: Path = typer.Option(Path("extended.mp4"), "--out", "-o"),
-    model: str = typer.Option("svd", "--model", help="An image-to-video model from `moviefactory models`."),
+    model: str = typer.Option("svd", "--model", help="svd, ltx-video, wan2.1-t2v or cogvideox (`moviefactory models`)."),
     seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
     """Long-shot extension (StreamingT2V): continue a clip in overlapping, blended chunks (GPU)."""
     from .media.ffmpeg import probe
+    from .renderers.diffusion.base import entry
     from .renderers.diffusion.extend import extend_clip, load_image_to_video
     from .renderers.upscale import clip_rate
 
@@ -67,7 +68,8 @@ def extend(
         v = probe(clip).first("video")
         gen = load_image_to_video(model, clip_size=(v.width, v.height), fps=clip_rate(clip), model_path=model_path,
                                   offline=bool(offline))
-        extend_clip(clip, prompt, seconds, out_file, gen, seed=seed)
+        chunk = entry(model).max_frames  # one model call per chunk, a quarter of it overlapping
+        extend_clip(clip, prompt, seconds, out_file, gen, seed=seed, chunk_frames=chunk, overlap=max(2, chunk // 4))
     _clip_done(out_file)
 
 
@@ -75,14 +77,23 @@ def extend(
 def connect_cmd(
     a: Path = typer.Argument(..., help="The clip that ends."), b: Path = typer.Argument(..., help="The clip that begins."),
     seconds: float = typer.Option(2.0, "--seconds"), out_file: Path = typer.Option(Path("transition.mp4"), "--out", "-o"),
+    model: Optional[str] = typer.Option(None, "--model", help="A first-and-last-frame model (wan2.1-flf2v); "
+                                        "without one, an ffmpeg dissolve."),
+    prompt: str = typer.Option("", "--prompt", help="What happens in between (for --model)."),
+    seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
-    """A transition clip from A's last frame to B's first (an ffmpeg dissolve without a first-last-frame model)."""
-    from .media.ffmpeg import ffmpeg_binary
-    from .renderers.diffusion.connect import connect
+    """A transition clip from A's last frame to B's first (Mora/SEINE): generated with --model, else a dissolve."""
+    from .media.ffmpeg import ffmpeg_binary, probe
+    from .renderers.diffusion.connect import connect, load_first_last
 
-    with _errors():
+    with _errors(), console.status("connecting..."):
         _existing(a, b)
-        connect(a, b, seconds, out_file, ffmpeg=ffmpeg_binary())
+        generator = None
+        if model:
+            v = probe(a).first("video")
+            generator = load_first_last(model, clip_size=(v.width, v.height), model_path=model_path,
+                                        offline=bool(offline))
+        connect(a, b, seconds, out_file, ffmpeg=ffmpeg_binary(), generator=generator, prompt=prompt, seed=seed)
     _clip_done(out_file)
 
 

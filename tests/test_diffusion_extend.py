@@ -160,8 +160,11 @@ def test_svd_anchor_sets_appearance_through_the_image_embedding(svd):
 
 
 def test_catalogue_loader_names_what_is_missing(tmp_path):
-    with pytest.raises(ConfigError, match="image-to-video"):
-        load_image_to_video("wan2.1-t2v", clip_size=(768, 320), fps=24)
+    with pytest.raises(ConfigError, match="hunyuanvideo cannot continue a clip.*image-to-video or video-to-video"):
+        load_image_to_video("hunyuanvideo", clip_size=(768, 320), fps=24)
+    with pytest.raises(MissingDependencyError, match="Wan-AI/Wan2.1-T2V-1.3B-Diffusers"):
+        load_image_to_video("wan2.1-t2v", clip_size=(768, 320), fps=24, model_path=tmp_path, offline=True,
+                            device="cpu")
     with pytest.raises(MissingDependencyError, match="stable-video-diffusion"):
         load_image_to_video("svd", clip_size=(768, 320), fps=24, model_path=tmp_path, offline=True, device="cpu")
 

@@ -279,7 +279,7 @@ def test_a_shot_longer_than_one_call_is_extended_in_blended_chunks(tmp_path, ffm
     sp, fmt = tiny_screenplay(), load_format("widescreen", draft=True)
     ctx = RenderContext(screenplay=sp, scene=sp.scenes[0], format=fmt, seed=3, ffmpeg=ffmpeg, frames=48)  # 2 s
     clip = renderer.render(sp.scenes[0].shots[0], ctx, tmp_path / "long.mp4")
-    assert renderer._i2v is not None and type(renderer._i2v).__name__ == "LTXImageToVideoPipeline"
+    assert type(renderer._twin).__name__ == "LTXImageToVideoPipeline"
     assert clip.frames == 48 and video_frames(tmp_path / "long.mp4") == (48, 24.0)
 
 
@@ -326,3 +326,26 @@ def test_a_missing_adapter_is_named(pipes, tmp_path, ffmpeg):
     ctx = _ctx(ffmpeg)
     with pytest.raises(ConfigError, match="adapter 'vertical'.*nowhere.*does not exist"):
         renderer.render(ctx.scene.shots[0], ctx, tmp_path / "x.mp4")
+
+
+def test_a_model_without_an_image_to_video_twin_continues_video_to_video(pipes, tmp_path, ffmpeg, monkeypatch):
+    """Wan 2.1 T2V has no image-to-video weights: long shots continue through WanVideoToVideoPipeline
+    built from the same components, each chunk re-denoising the last frames held."""
+    from diffusers import WanVideoToVideoPipeline
+
+    inputs = []
+    real_call = WanVideoToVideoPipeline.__call__
+    monkeypatch.setattr(WanVideoToVideoPipeline, "__call__",
+                        lambda self, **kw: (inputs.append(kw["video"]), real_call(self, **kw))[1])
+    model = replace(tiny_model("wan2.1-t2v"), max_frames=9)  # one call makes 9 frames at 16 fps
+    renderer = TextToVideoRenderer(pipes["wan2.1-t2v"], model)
+    ctx = _ctx(ffmpeg, "widescreen", frames=48)  # 2 s at 24 fps: 32 frames at Wan's 16
+    clip = renderer.render(ctx.scene.shots[0], ctx, tmp_path / "long.mp4")
+
+    assert type(renderer._twin).__name__ == "WanVideoToVideoPipeline"
+    assert renderer._twin.transformer is pipes["wan2.1-t2v"].transformer  # the same weights, not a copy
+    assert len(inputs) == 4  # 9 frames, then 7 new per chunk (2 overlap): 9, 16, 23, 30, 37 >= 32
+    assert all(len(v) == 9 for v in inputs)  # a legal Wan length (4k+1)
+    frames = _decode(clip.path).astype(int)
+    assert frames.shape[0] == 48 and video_frames(clip.path) == (48, 24)
+    assert np.abs(np.diff(frames[-12:], axis=0)).mean() > 0.5  # the tail is generated, not a held frame

@@ -42,7 +42,8 @@ class ModelEntry:
     guidance: float
     download_gb: float
     vram: dict[int, dict[str, Any]]
-    i2v_pipeline: str | None = None
+    i2v_pipeline: str | None = None  # the same weights continuing from a frame (long shots)
+    v2v_pipeline: str | None = None  # the same weights re-denoising a video (long shots without an i2v twin)
     motion: dict[str, Any] = field(default_factory=dict)
 
     def legal_frames(self, wanted: int) -> int:
@@ -120,7 +121,7 @@ def detect_vram_gb() -> float | None:
 
 
 def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool = False,
-                  dtype: str | None = None, image_to_video: bool = False):
+                  dtype: str | None = None, image_to_video: bool = False, video_to_video: bool = False):
     """`from_pretrained` on the hub id or a local copy; missing weights say what to download."""
     try:
         import diffusers
@@ -131,7 +132,8 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
     import transformers
 
     transformers.logging.set_verbosity_error()  # library chatter is not the user's business
-    cls_name = model.i2v_pipeline if image_to_video and model.i2v_pipeline else model.pipeline
+    cls_name = (model.i2v_pipeline if image_to_video and model.i2v_pipeline else
+                model.v2v_pipeline if video_to_video and model.v2v_pipeline else model.pipeline)
     cls = getattr(diffusers, cls_name)
     kwargs: dict[str, Any] = {"local_files_only": offline}
     if dtype:

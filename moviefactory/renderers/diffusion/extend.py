@@ -8,7 +8,9 @@ run chunk after chunk, each chunk conditioned on
 and the overlapping frames are blended with StreamingT2V's randomised blending, so no seam shows.
 
 The chunk loop is generic over `ConditionedGenerator`; `DiffusersImageToVideoGenerator` adapts an
-image-to-video diffusers pipeline (StableVideoDiffusionPipeline, LTXImageToVideoPipeline, …).
+image-to-video diffusers pipeline (StableVideoDiffusionPipeline, LTXImageToVideoPipeline, …) and
+`DiffusersVideoToVideoGenerator` a video-to-video one (WanVideoToVideoPipeline,
+CogVideoXVideoToVideoPipeline), for text-to-video models whose weights have no image-to-video twin.
 """
 from __future__ import annotations
 
@@ -194,25 +196,72 @@ class DiffusersImageToVideoGenerator:
         return max(m, w // m * m), max(m, h // m * m)
 
 
+class DiffusersVideoToVideoGenerator:
+    """A `ConditionedGenerator` over a video-to-video (SDEdit) diffusers pipeline.
+
+    The chunk's input video is the overlap window followed by its last frame held (with
+    `anchor_weight` of the anchor mixed in: long-term memory); the pipeline denoises it from
+    `strength` toward the prompt, so the opening frames stay close to the window (short-term memory,
+    which `extend` blends across) and the held tail is given motion. Weaker than a model trained to
+    continue from frames, but it needs no other weights than the text-to-video model's own.
+    """
+
+    def __init__(self, pipe, *, size: tuple[int, int], steps: int = 30, strength: float = 0.8,
+                 anchor_weight: float = 0.25, legal_frames: Callable[[int], int] | None = None,
+                 negative_prompt: str | None = None, call_kwargs: Mapping[str, Any] | None = None) -> None:
+        if not 0 < strength <= 1:
+            raise ConfigError(f"video-to-video strength must be in (0, 1], not {strength}")
+        self.pipe, self.size, self.steps, self.strength = pipe, size, steps, strength
+        self.anchor_weight = anchor_weight
+        self.legal_frames = legal_frames or (lambda n: n)
+        self.negative_prompt = negative_prompt
+        params = set(inspect.signature(pipe.__call__).parameters)
+        # what the text-to-video call took that the video-to-video one also takes (guidance, fps, …)
+        self.call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if k in params}
+
+    def generate(self, prompt: str, *, frames: int, condition: np.ndarray | None, anchor: np.ndarray | None,
+                 seed: int) -> np.ndarray:
+        import torch
+        from PIL import Image
+
+        if condition is None:
+            raise InputError("continuing a shot video-to-video needs its last frames", stage="render")
+        w, h = self.size
+        window = resize_frames(to_uint8_frames(condition), (h, w))
+        n = max(self.legal_frames(frames), len(window) + 1)
+        hold = window[-1].astype(np.float32)
+        if anchor is not None:
+            hold = (1 - self.anchor_weight) * hold + self.anchor_weight * _fit(anchor, (h, w)).astype(np.float32)
+        held = np.repeat(hold.round().astype(np.uint8)[None], n - len(window), axis=0)
+        video = [Image.fromarray(f) for f in np.concatenate([window, held])]
+        result = self.pipe(video=video, prompt=prompt, negative_prompt=self.negative_prompt, height=h, width=w,
+                           num_inference_steps=self.steps, strength=self.strength, output_type="np",
+                           generator=torch.Generator(device="cpu").manual_seed(seed), **self.call_kwargs)
+        return to_uint8_frames(result.frames)[:frames]
+
+
 def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int, int], fps: Fraction | float,
                         model_path: str | Path | None = None, offline: bool = False, device: str | None = None,
-                        vram_gb: float | None = None) -> DiffusersImageToVideoGenerator:
-    """The catalogue's image-to-video model as a `ConditionedGenerator` for clips of `clip_size`
-    (width, height) at `fps`: loaded at the GPU's memory tier, generating at the clip's aspect near
-    the model's native pixel count, with the model's steps, guidance and frame rule.
+                        vram_gb: float | None = None) -> ConditionedGenerator:
+    """The catalogue's model as a `ConditionedGenerator` for clips of `clip_size` (width, height) at
+    `fps`: its image-to-video pipeline, or else its video-to-video one (Wan, CogVideoX), loaded at
+    the GPU's memory tier, generating at the clip's aspect near the model's native pixel count, with
+    the model's steps, guidance and frame rule.
     `model_path`: a folder with one sub-folder per catalogue name, or None for the hub id."""
     from .t2v import generation_rate, motion_controls
 
     m = model if isinstance(model, ModelEntry) else entry(model)
-    if m.task != "i2v" and not m.i2v_pipeline:
-        raise ConfigError(f"{m.name} cannot start from a frame; extending a shot needs an image-to-video model "
-                          "(svd, ltx-video)")
+    video_to_video = m.task != "i2v" and not m.i2v_pipeline
+    if video_to_video and not m.v2v_pipeline:
+        raise ConfigError(f"{m.name} cannot continue a clip; extending needs an image-to-video or video-to-video "
+                          "model (svd, ltx-video, wan2.1-t2v, cogvideox)")
     if vram_gb is None and device is None:
         vram_gb = detect_vram_gb()
     device = device or ("cuda" if vram_gb else "cpu")
     _, settings = m.settings_for(vram_gb)
     source = str(Path(model_path) / m.name) if model_path else None
-    pipe = load_pipeline(m, source=source, offline=offline, dtype=settings.get("dtype"), image_to_video=True)
+    pipe = load_pipeline(m, source=source, offline=offline, dtype=settings.get("dtype"),
+                         image_to_video=not video_to_video, video_to_video=video_to_video)
     apply_memory(pipe, settings, device)
     pipe.set_progress_bar_config(disable=True)
     params = inspect.signature(pipe.__call__).parameters
@@ -222,6 +271,9 @@ def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int
         kwargs["decode_chunk_size"] = settings["decode_chunk_size"]
     w, h = clip_size
     size = generation_size(m, Format(name="clip", width=max(16, w), height=max(16, h), fps=max(1, round(fps))))
+    if video_to_video:
+        return DiffusersVideoToVideoGenerator(pipe, size=size, steps=m.steps, legal_frames=m.legal_frames,
+                                              call_kwargs=kwargs)
     return DiffusersImageToVideoGenerator(pipe, size=size, steps=m.steps, multiple=m.multiple,
                                           legal_frames=m.legal_frames, device=device, call_kwargs=kwargs)
 

@@ -9,6 +9,7 @@ torch, diffusers and huggingface_hub are imported inside functions: importing th
 from __future__ import annotations
 
 import gc
+import inspect
 import math
 import json
 import threading
@@ -24,7 +25,7 @@ from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
                    model_frames, write_clip)
 
-VERSION = 2  # bump when a change here alters the frames for the same shot, seed and model
+VERSION = 3  # bump when a change here alters the frames for the same shot, seed and model
 NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
 CAMERA_WORDS = {
     "static": "static camera",
@@ -62,7 +63,7 @@ class TextToVideoRenderer:
         self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
         # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
         self._lock = threading.Lock()
-        self._i2v = None  # the image-to-video twin for long shots, built from the same components on first need
+        self._twin = None  # the image- or video-to-video twin for long shots, from the same components on first need
 
     def cache_token(self) -> str:
         w, h = self.model.size
@@ -95,26 +96,34 @@ class TextToVideoRenderer:
 
         # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
         wanted = math.ceil(float(seconds) * rate)
-        if wanted > len(video) and self.model.i2v_pipeline:
+        if wanted > len(video) and (self.model.i2v_pipeline or self.model.v2v_pipeline):
             video = self._extend(video, wanted, prompt, negative_prompt, (width, height), controls, ctx.seed)
 
         # 6. Write: scaled, retimed and cut or held to exactly ctx.frames
         return write_clip(video, rate, ctx, out)
 
     def _extend(self, video, wanted: int, prompt: str, negative: str, size, controls, seed: int):
-        """Continue the first chunk with the model's image-to-video twin, built from the same components."""
+        """Continue the first chunk with the model's image-to-video twin (or else its video-to-video
+        twin), built from the same loaded components: no second copy of the weights."""
         import diffusers
 
         from .base import to_uint8_frames
-        from .extend import DiffusersImageToVideoGenerator, extend
+        from .extend import DiffusersImageToVideoGenerator, DiffusersVideoToVideoGenerator, extend
 
-        if self._i2v is None:
-            self._i2v = getattr(diffusers, self.model.i2v_pipeline)(**self.pipe.components)
-            self._i2v.set_progress_bar_config(disable=True)
+        twin = self.model.i2v_pipeline or self.model.v2v_pipeline
+        if self._twin is None:
+            self._twin = getattr(diffusers, twin)(**{k: v for k, v in self.pipe.components.items()
+                                                     if k in _init_params(getattr(diffusers, twin))})
+            self._twin.set_progress_bar_config(disable=True)
         chunk = self.model.max_frames
-        gen = DiffusersImageToVideoGenerator(self._i2v, size=size, steps=self.steps, multiple=self.model.multiple,
-                                             legal_frames=self.model.legal_frames, negative_prompt=negative,
-                                             device=self.device, call_kwargs=dict(controls))
+        if self.model.i2v_pipeline:
+            gen = DiffusersImageToVideoGenerator(self._twin, size=size, steps=self.steps, multiple=self.model.multiple,
+                                                 legal_frames=self.model.legal_frames, negative_prompt=negative,
+                                                 device=self.device, call_kwargs=dict(controls))
+        else:
+            gen = DiffusersVideoToVideoGenerator(self._twin, size=size, steps=self.steps,
+                                                 legal_frames=self.model.legal_frames, negative_prompt=negative,
+                                                 call_kwargs={"guidance_scale": self.guidance, **controls})
         with self._lock:
             return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed,
                           first=to_uint8_frames(video))
@@ -171,6 +180,10 @@ class TextToVideoRenderer:
         return RenderError(f"{self.name} ran out of GPU memory on shot {shot.id} at {tried}: "
                            f"{memory_advice(self.model, tier, settings)}", stage="render", scene=ctx.scene.id,
                            stderr=str(exc).splitlines()[0] if str(exc) else None)
+
+
+def _init_params(cls) -> set[str]:
+    return set(inspect.signature(cls.__init__).parameters)
 
 
 def shot_prompts(shot: Shot, ctx: RenderContext) -> tuple[str, str]:
