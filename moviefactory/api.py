@@ -62,11 +62,13 @@ def make_film(theme: str, *, progress: Progress | None = None, writer: Screenwri
     Options: format, lang, scenes, seconds, seed, draft, output, config, llm, llm_base_url, tts, voice,
     music, sfx ('default', 'none' or an index folder), renderer ('animatic', 'ltx-video', 'sdxl+svd', ...),
     model_path, offline, vram (GB: the memory tier), upscale / interpolate (2 or 4: generated frames are
-    super-resolved / frame-interpolated before they are fitted to the film), upscaler (registry name).
+    super-resolved / frame-interpolated before they are fitted to the film), upscaler (registry name),
+    transitions (a first-and-last-frame model name such as 'wan2.1-flf2v', {model, path}, or a
+    generator object: scene transitions are generated instead of faded).
     """
     renderer, tts = _components_or_names(options, renderer, tts)
     run, theme, settings = _prepare(_clean_theme(theme), options, progress)
-    return _execute(run, theme, settings, progress, writer, renderer, tts)
+    return _execute(run, theme, settings, progress, writer, renderer, tts, transitions=_generator(options))
 
 
 def plan(theme: str, *, progress: Progress | None = None, writer: Screenwriter | None = None,
@@ -87,7 +89,8 @@ def render(screenplay: Screenplay | str | Path, *, progress: Progress | None = N
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
     options = {**options, "lang": screenplay.language}
     run, _, settings = _prepare(f"{screenplay.title} {digest}", options, progress, writer_name="screenplay")
-    return _execute(run, screenplay.title, settings, progress, None, renderer, tts, screenplay=data)
+    return _execute(run, screenplay.title, settings, progress, None, renderer, tts, screenplay=data,
+                    transitions=_generator(options))
 
 
 def resume_film(run_id: str, *, output: str | Path | None = None, progress: Progress | None = None) -> FilmResult:
@@ -114,7 +117,7 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
              writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
     unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
                               "llm_base_url", "tts", "voice", "music", "sfx", "renderer", "model_path", "offline",
-                              "vram", "upscale", "interpolate", "upscaler"}
+                              "vram", "upscale", "interpolate", "upscaler", "transitions"}
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     config = options.get("config")
@@ -131,6 +134,9 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
         if any(options.get(k, 1) not in (1, 2, 4) for k in ("upscale", "interpolate")):
             raise InputError("--upscale and --interpolate take 2 or 4")
         settings = settings.with_overrides(extra={**settings.extra, "post": post})
+    if options.get("transitions") is not None:  # generated scene transitions: recorded, so the run id changes
+        settings = settings.with_overrides(extra={**settings.extra, "transitions": _transitions_spec(
+            options["transitions"])})
     if backend:  # renderer options (diffusion backends): recorded with the run, so resume loads the same
         settings = settings.with_overrides(extra={**settings.extra, "renderer_options": {
             **settings.extra.get("renderer_options", {}), **{k: str(v) if k == "model_path" else v
@@ -181,17 +187,55 @@ class _WriterOnDemand:
         return _make_writer(self.settings).write(request)
 
 
+def _transitions_spec(given: Any) -> Any:
+    """What the run records for `transitions`: the model name ({model, path}), or a given generator's token."""
+    if hasattr(given, "generate"):  # an object: recorded by its token, never reloaded by name
+        return {"given": getattr(given, "cache_token", lambda: type(given).__name__)()}
+    name = given if isinstance(given, str) else given.get("model") if isinstance(given, dict) else None
+    from .renderers.diffusion.base import catalogue
+
+    models = catalogue()
+    if name not in models or models[name].task != "flf2v":
+        flf2v = ", ".join(n for n, m in models.items() if m.task == "flf2v")
+        raise InputError(f"--transitions takes a first-and-last-frame model ({flf2v}), not {name!r}")
+    return given if isinstance(given, str) else {"model": name, "path": str(given["path"]) if given.get("path") else None}
+
+
+def _transitions_opener(settings: Settings, fmt):
+    """Loads the run's first-and-last-frame model when the first scene bridge is due (None: fades)."""
+    spec = settings.extra.get("transitions")
+    if not spec or (isinstance(spec, dict) and "given" in spec):
+        return None
+    name, path = (spec, None) if isinstance(spec, str) else (spec.get("model"), spec.get("path"))
+    backend = settings.extra.get("renderer_options", {})
+
+    def open_generator():
+        from .renderers.diffusion.connect import load_first_last
+
+        return load_first_last(name, clip_size=(fmt.width, fmt.height), model_path=path,
+                               offline=bool(backend.get("offline")), vram_gb=backend.get("vram_gb"))
+
+    return open_generator
+
+
+def _generator(options: dict[str, Any]):
+    """A transitions generator given as an object (not a model name) to make_film / render."""
+    given = options.get("transitions")
+    return given if hasattr(given, "generate") else None
+
+
 def _execute(run: RunDir, theme: str, settings: Settings, progress: Progress | None, writer: Screenwriter | None,
-             renderer: SceneRenderer | None, tts: TTSBackend | None, screenplay: dict | None = None) -> FilmResult:
+             renderer: SceneRenderer | None, tts: TTSBackend | None, screenplay: dict | None = None,
+             transitions=None) -> FilmResult:
     started = time.perf_counter()
     values, components, resumed = _run_graph(run, theme, settings, progress, writer, renderer, tts,
-                                             screenplay=screenplay)
+                                             screenplay=screenplay, transitions=transitions)
     return _finish(run, values, components, time.perf_counter() - started, resumed)
 
 
 def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress | None,
                writer: Screenwriter | None, renderer: SceneRenderer | None, tts: TTSBackend | None,
-               *, stop_after_plan: bool = False, screenplay: dict | None = None):
+               *, stop_after_plan: bool = False, screenplay: dict | None = None, transitions=None):
     # --upscale N makes the film at the preset's upscaled size (widescreen x4: 3072x1280)
     fmt = load_format(settings.format, draft=settings.draft, upscale=settings.extra.get("post", {}).get("upscale", 1))
     components = Components(
@@ -202,6 +246,7 @@ def _run_graph(run: RunDir, theme: str, settings: Settings, progress: Progress |
         tts=tts or create_tts(settings.tts),
         format=fmt, settings=settings, run=run, ffmpeg=ffmpeg_binary(settings.ffmpeg),
         music=library_opener("music", settings.music), sfx=library_opener("sfx", settings.sfx),
+        transitions=(lambda: transitions) if transitions is not None else _transitions_opener(settings, fmt),
         progress=progress or no_progress,
     )
     with open_checkpointer(run.state) as saver:

@@ -22,7 +22,8 @@ out = Console()
 _debug = False
 
 STAGE_LABEL = {"plan": "Writing the screenplay", "narrate": "Recording narration", "render": "Rendering shots",
-               "sound": "Choosing music and effects", "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
+               "sound": "Choosing music and effects", "connect": "Generating transitions",
+               "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
 
 
 @app.callback()
@@ -130,8 +131,11 @@ def make(
     llm_base_url: Optional[str] = LLM_URL, tts: Optional[str] = TTS, voice: Optional[str] = VOICE,
     music: Optional[str] = MUSIC, sfx: Optional[str] = SFX, renderer: Optional[str] = RENDERER,
     model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE, vram: Optional[float] = VRAM,
-    upscale: Optional[int] = typer.Option(None, "--upscale", help="Super-resolve generated frames x2 or x4."),
+    upscale: Optional[int] = typer.Option(None, "--upscale", help="Super-resolve generated frames x2 or x4 "
+                                          "(widescreen x4: a 3072x1280 film)."),
     interpolate: Optional[int] = typer.Option(None, "--interpolate", help="Interpolate generated frames x2 or x4."),
+    transitions: Optional[str] = typer.Option(None, "--transitions", help="Generate scene transitions with a "
+                                              "first-and-last-frame model (wan2.1-flf2v) instead of fading."),
 ) -> None:
     """Make a film from one line."""
     from .api import make_film
@@ -141,7 +145,8 @@ def make(
         result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
                            output=output, config=config, llm=llm, llm_base_url=llm_base_url, tts=tts, voice=voice,
                            music=music, sfx=sfx, renderer=renderer, model_path=model_path, offline=offline,
-                           vram=vram, upscale=upscale, interpolate=interpolate, progress=display)
+                           vram=vram, upscale=upscale, interpolate=interpolate, transitions=transitions,
+                           progress=display)
     _summary(result, started)
 
 

@@ -63,6 +63,13 @@ class RunDir:
             return None
         return meta if meta.get("key") == key else None
 
+    def done_key(self, artifact: Path) -> str | None:
+        """The key a finished artifact was made with (what later artifacts made from it are keyed on)."""
+        try:
+            return json.loads(artifact.with_name(artifact.name + ".done.json").read_text(encoding="utf-8"))["key"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
     def mark_done(self, artifact: Path, key: str, **meta: Any) -> None:
         write_text(artifact.with_name(artifact.name + ".done.json"), json.dumps({"key": key, **meta}))
 

@@ -155,8 +155,17 @@ def _video_graph(timeline: Timeline, run_dir: Path, lists: Sequence[Path] | None
     out = streams[0]
     for seg, stream in zip(segs[1:], streams[1:]):
         kind, frames = seg.transition
-        out = ffx.filter([out, stream], "xfade", transition=_XFADE.get(kind, "fade"),
-                         duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(seg.start))
+        if seg.clips[0].bridge:
+            # A generated transition plays over the overlap: it opens on the outgoing shot's frame
+            # where the overlap starts and closes on the incoming shot's frame where it ends.
+            head = out.filter("trim", end_frame=round(seg.start * timeline.fps)).filter("setpts", "PTS-STARTPTS")
+            bridge = (ffx.input(str(run_dir / seg.clips[0].bridge)).video.filter("settb", "AVTB")
+                      .filter("setpts", "PTS-STARTPTS"))
+            tail = stream.filter("trim", start_frame=frames).filter("setpts", "PTS-STARTPTS")
+            out = ffx.concat(head, bridge, tail, v=1, a=0)
+        else:
+            out = ffx.filter([out, stream], "xfade", transition=_XFADE.get(kind, "fade"),
+                             duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(seg.start))
     return out
 
 

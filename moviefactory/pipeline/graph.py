@@ -1,4 +1,5 @@
-"""The film as a LangGraph graph: plan -> narrate -> render each shot (fan-out) -> timeline -> assemble.
+"""The film as a LangGraph graph: plan -> narrate -> render each shot (fan-out) || score -> bridge
+-> timeline -> assemble.
 
 Built by a function (never at import), checkpointed to SQLite in the run directory, so a killed
 run continues from its last finished node, also from a new process.
@@ -36,6 +37,7 @@ class FilmState(TypedDict, total=False):
     clips: Annotated[dict[str, Any], _merge]  # shot id -> {path, frames}; written by parallel tasks
     music: dict[str, Any] | None  # the chosen bed: path in the run, duration, tempo, why it was chosen
     sfx: dict[str, Any]  # cue id -> {path, duration, title, score}
+    bridges: dict[str, Any]  # scene id -> {path, frames}: a generated transition into that scene
     timeline: str
     subtitles: dict[str, str]
     film: str
@@ -53,6 +55,7 @@ class Components:
     ffmpeg: str
     music: Callable[[], AudioRetriever | None] | None = None  # opened when the sound stage runs
     sfx: Callable[[], AudioRetriever | None] | None = None
+    transitions: Callable[[], Any] | None = None  # opens a first-and-last-frame generator for scene bridges
     progress: Progress = no_progress
     clock: StageClock = field(default_factory=StageClock)
 
@@ -72,12 +75,14 @@ def build_graph(components: Components, checkpointer, *, stop_after_plan: bool =
     g.add_node("narrate", nodes.narrate)
     g.add_node("render_shot", nodes.render_shot)
     g.add_node("score", nodes.score)
+    g.add_node("bridge", nodes.bridge)
     g.add_node("build_timeline", nodes.timeline)
     g.add_node("assemble", nodes.assemble)
     g.add_edge(START, "plan")
     g.add_edge("plan", "narrate")
     g.add_conditional_edges("narrate", route_shots, ["render_shot", "score"])
-    g.add_edge(["render_shot", "score"], "build_timeline")
+    g.add_edge(["render_shot", "score"], "bridge")
+    g.add_edge("bridge", "build_timeline")
     g.add_edge("build_timeline", "assemble")
     g.add_edge("assemble", END)
     return g.compile(checkpointer=checkpointer, interrupt_after=["plan"] if stop_after_plan else None)

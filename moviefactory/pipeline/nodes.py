@@ -17,7 +17,7 @@ from ..screenplay import NARRATOR, Screenplay, cue_id, line_id
 from ..media.assemble import assemble
 from ..media.files import atomic_path, write_text
 from ..media.subtitles import caption_measure, write_subtitles
-from ..timeline.build import ClipRef, SpeechRef, build_timeline, shot_frames
+from ..timeline.build import ClipRef, SpeechRef, build_timeline, scene_overlap, shot_frames
 from ..timeline.model import Timeline
 from ..timeline.pacing import fit_to_speech
 from ..timeline.score import SfxRef, TrackRef
@@ -161,6 +161,41 @@ class Nodes:
                 shutil.copyfile(source, tmp)
         return self.c.run.rel(target)
 
+    # 3c. Bridges: generated transitions between scenes, when a first-and-last-frame model is given ----
+    def bridge(self, state: dict[str, Any]) -> dict[str, Any]:
+        if self.c.transitions is None:
+            return {"bridges": {}}
+        from ..renderers.diffusion.connect import bridge
+
+        screenplay, fmt, run = self._screenplay(state), self.c.format, self.c.run
+        pairs = [(prev, scene) for prev, scene in zip(screenplay.scenes, screenplay.scenes[1:])
+                 if prev.transition.kind != "cut"]
+        self._event("connect", "start", 0, len(pairs))
+        generator, made = None, {}
+        for n, (prev, scene) in enumerate(pairs, 1):
+            a_shot, b_shot = prev.shots[-1], scene.shots[0]
+            a, b = state["clips"][a_shot.id], state["clips"][b_shot.id]
+            overlap = scene_overlap(prev.transition.kind, prev.transition.duration, a["frames"], b["frames"],
+                                    fmt.frame_rate)
+            if overlap < 2:
+                continue
+            a_path, b_path, path = run.root / a["path"], run.root / b["path"], run.root / "bridges" / f"{scene.id}.mp4"
+            prompt = ", ".join(p for p in (a_shot.prompt or a_shot.description, "then",
+                                           b_shot.prompt or b_shot.description, fmt.style_prompt) if p)
+            seed = shot_seed(self.c.settings.seed, f"bridge:{scene.id}")
+            generator = generator or self.c.transitions()  # the model loads when the first bridge is due
+            key = cache_key("bridge", a=run.done_key(a_path), b=run.done_key(b_path), frames=overlap, seed=seed,
+                            prompt=prompt, model=getattr(generator, "cache_token", lambda: type(generator).__name__)())
+            if run.cached(path, key) is None:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                bridge(a_path, a["frames"] - overlap, b_path, overlap - 1, overlap, fmt.frame_rate, path, generator,
+                       prompt=prompt, seed=seed, ffmpeg=self.c.ffmpeg)
+                run.mark_done(path, key, frames=overlap)
+            made[scene.id] = {"path": run.rel(path), "frames": overlap}
+            self._event("connect", "step", n, len(pairs), f"{prev.id} -> {scene.id}")
+        self._event("connect", "done", len(pairs), len(pairs))
+        return {"bridges": made}
+
     # 4. Timeline + caption files ------------------------------------------------------------------
     def timeline(self, state: dict[str, Any]) -> dict[str, Any]:
         self._event("render", "done")
@@ -172,7 +207,9 @@ class Nodes:
         m = state.get("music")
         music = TrackRef(m["path"], m["duration"], m.get("tempo_bpm"), m.get("beats_per_bar")) if m else None
         sfx = {k: SfxRef(v["path"], v["duration"], k) for k, v in (state.get("sfx") or {}).items()}
-        timeline = build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt), music=music, sfx=sfx)
+        bridges = {k: ClipRef(v["path"], v["frames"]) for k, v in (state.get("bridges") or {}).items()}
+        timeline = build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt), music=music, sfx=sfx,
+                                  bridges=bridges)
         write_text(self.c.run.timeline, timeline.to_json())
         subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
         self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-STAGES = ("plan", "narrate", "render", "sound", "timeline", "assemble")
+STAGES = ("plan", "narrate", "render", "sound", "connect", "timeline", "assemble")
 
 
 @dataclass(frozen=True)

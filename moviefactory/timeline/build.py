@@ -30,6 +30,14 @@ def shot_frames(duration: float, fps: Fraction) -> int:
     return max(1, round(Fraction(duration) * fps))
 
 
+def scene_overlap(kind: str, duration: float, prev_frames: int, next_frames: int, fps: Fraction) -> int:
+    """Frames two scenes share in a transition (0 for a cut). Never more than half of either clip:
+    a transition must not swallow a shot."""
+    if kind == "cut":
+        return 0
+    return min(shot_frames(duration, fps), min(prev_frames, next_frames) // 2)
+
+
 def build_timeline(
     screenplay: Screenplay,
     fmt: Format,
@@ -38,7 +46,9 @@ def build_timeline(
     measure: Measure,
     music: TrackRef | None = None,
     sfx: Mapping[str, SfxRef] | None = None,
+    bridges: Mapping[str, ClipRef] | None = None,
 ) -> Timeline:
+    """`bridges`: scene id -> a generated transition into that scene, exactly as long as its overlap."""
     fps = fmt.frame_rate
     video: list[VideoClip] = []
     audio: list[AudioClip] = []
@@ -49,17 +59,18 @@ def build_timeline(
         scene_start = end
         for j, shot in enumerate(scene.shots):
             clip = clips[shot.id]
-            kind, overlap = "cut", 0
+            kind, overlap, bridge = "cut", 0, ""
             if j == 0 and i > 0:
                 prev = screenplay.scenes[i - 1].transition
-                if prev.kind != "cut":
-                    # Never overlap more than half of either clip: a transition must not swallow a shot.
-                    limit = min(clip.frames, video[-1].frames) // 2
-                    kind, overlap = prev.kind, min(shot_frames(prev.duration, fps), limit)
+                kind = prev.kind
+                overlap = scene_overlap(prev.kind, prev.duration, video[-1].frames, clip.frames, fps)
+                made = (bridges or {}).get(scene.id)
+                bridge = made.path if made is not None and overlap and made.frames == overlap else ""
             start = end - overlap
             if j == 0:
                 scene_start = start
-            video.append(VideoClip(clip.path, scene.id, shot.id, Fraction(start) / fps, clip.frames, kind, overlap))
+            video.append(VideoClip(clip.path, scene.id, shot.id, Fraction(start) / fps, clip.frames, kind, overlap,
+                                   bridge))
             end = start + clip.frames
 
         scene_end = Fraction(end) / fps

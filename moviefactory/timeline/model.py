@@ -21,6 +21,7 @@ class VideoClip:
     frames: int
     transition: str = "cut"  # how this clip joins the one before it: cut | crossfade | fade_black
     overlap_frames: int = 0  # frames shared with the clip before (0 for a cut)
+    bridge: str = ""  # a generated transition of overlap_frames frames shown over the overlap instead of a fade
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,10 @@ class DiffusersFirstLastFrameGenerator:
         self.legal_frames = legal_frames or (lambda n: n)
         self.call_kwargs = dict(call_kwargs or {})
 
+    def cache_token(self) -> str:
+        name = getattr(getattr(self.pipe, "config", None), "_name_or_path", "") or type(self.pipe).__name__
+        return f"flf2v:{name}:{self.size[0]}x{self.size[1]}:steps={self.steps}:{sorted(self.call_kwargs.items())}"
+
     def generate(self, prompt: str, *, first: np.ndarray, last: np.ndarray, frames: int, seed: int) -> np.ndarray:
         import torch
         from PIL import Image
@@ -103,11 +107,37 @@ def connect(a: Path, b: Path, seconds: float, out: Path, *, generator: FirstLast
     if last.shape != first.shape:
         last = resize_frames(last[None], first.shape[:2])[0]
     if generator is not None:
-        made = to_uint8_frames(generator.generate(prompt, first=first, last=last, frames=frames, seed=seed))
-        if made.shape[1:3] != first.shape[:2]:
-            made = resize_frames(made, first.shape[:2])
-        return write_frames(made[:frames], fps, Path(out), ffmpeg=ffmpeg, stage="connect")
+        return _generated(generator, first, last, frames, fps, Path(out), prompt=prompt, seed=seed, ffmpeg=ffmpeg)
     return _crossfade_stills(first, last, frames, fps, Path(out), ffmpeg_binary(ffmpeg), transition)
+
+
+def bridge(a: Path, a_frame: int, b: Path, b_frame: int, frames: int, fps: Fraction, out: Path,
+           generator: FirstLastFrameGenerator, *, prompt: str = "", seed: int = 0, ffmpeg: str | None = None) -> Clip:
+    """A generated transition of exactly `frames` frames at `fps` and A's size, opening on frame
+    `a_frame` of A and closing on frame `b_frame` of B (a film's scenes overlap by it)."""
+    first, last = _frame_at(Path(a), a_frame), _frame_at(Path(b), b_frame)
+    if last.shape != first.shape:
+        last = resize_frames(last[None], first.shape[:2])[0]
+    return _generated(generator, first, last, frames, fps, Path(out), prompt=prompt, seed=seed, ffmpeg=ffmpeg)
+
+
+def _generated(generator: FirstLastFrameGenerator, first: np.ndarray, last: np.ndarray, frames: int, fps: Fraction,
+               out: Path, *, prompt: str, seed: int, ffmpeg: str | None) -> Clip:
+    made = to_uint8_frames(generator.generate(prompt, first=first, last=last, frames=frames, seed=seed))
+    if made.shape[1:3] != first.shape[:2]:
+        made = resize_frames(made, first.shape[:2])
+    if len(made) < frames:  # a model that made fewer: hold its last frame (it is B's)
+        made = np.concatenate([made, np.repeat(made[-1:], frames - len(made), axis=0)])
+    return write_frames(made[:frames], fps, out, ffmpeg=ffmpeg, stage="connect")
+
+
+def _frame_at(path: Path, index: int) -> np.ndarray:
+    for k, block in enumerate(iter_frames(path, 32)):
+        if index < (k + 1) * 32:
+            if index - k * 32 < len(block):
+                return block[index - k * 32]
+            break
+    raise InputError(f"{path} has no frame {index}", stage="connect")
 
 
 def _last_frame(path: Path) -> np.ndarray:

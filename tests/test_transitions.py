@@ -1,0 +1,116 @@
+"""Generated scene transitions in a film (Mora / SEINE): a first-and-last-frame generator makes a
+bridge that plays over the scenes' overlap instead of a fade. Measured on the decoded film."""
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+
+import moviefactory as mf
+from moviefactory.errors import InputError
+from moviefactory.renderers.diffusion.connect import FirstLastFrameGenerator
+
+from media import video_frames
+
+pytestmark = [pytest.mark.slow]
+
+
+MAGENTA = (255, 0, 255)
+
+
+class Straight:
+    """A first-and-last-frame generator that draws the straight line between its two frames, with a
+    magenta band across the top of every frame between them, so the test knows every frame it made
+    and can tell it from a crossfade. (The real pipeline class, tiny, runs in test_connect_flf2v.py.)"""
+
+    def __init__(self):
+        self.calls = []
+
+    def cache_token(self) -> str:
+        return "straight-line"
+
+    def generate(self, prompt, *, first, last, frames, seed):
+        self.calls.append({"prompt": prompt, "frames": frames, "first": first, "last": last})
+        t = np.linspace(0, 1, frames)[:, None, None, None]
+        made = ((1 - t) * first[None].astype(float) + t * last[None].astype(float)).round().astype(np.uint8)
+        made[1:-1, : first.shape[0] // 8] = MAGENTA
+        return made
+
+
+def decode(path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]).astype(int)
+
+
+@pytest.fixture(scope="module")
+def bridged(tmp_path_factory):
+    gen = Straight()
+    result = mf.make_film("A paper boat on a rainy street", format="widescreen", scenes=3, seconds=15, draft=True,
+                          music="none", sfx="none", output=tmp_path_factory.mktemp("runs"), transitions=gen)
+    return result, gen
+
+
+def test_bridges_play_over_the_overlaps_opening_on_a_and_closing_on_b(bridged):
+    result, gen = bridged
+    timeline = json.loads((result.run_dir / "timeline.json").read_text())
+    fps = Fraction(timeline["fps"])
+    film = decode(result.video)
+    bridged_clips = [c for c in timeline["video"] if c["bridge"]]
+    assert len(bridged_clips) == len(gen.calls) == 2  # one bridge into each scene after the first
+
+    top = slice(0, film.shape[1] * 2 // 5)  # above the subtitles
+    for clip in bridged_clips:
+        bridge = decode(result.run_dir / clip["bridge"])
+        o = clip["overlap_frames"]
+        start = int(Fraction(clip["start"]) * fps)
+        assert len(bridge) == o >= 2
+        # The film shows the bridge over the overlap, frame for frame ...
+        shown = film[start:start + o, top]
+        assert np.abs(shown - bridge[:, top]).mean() < 3
+        band = film[start + 1:start + o - 1, : film.shape[1] // 10]
+        assert np.abs(band - MAGENTA).mean() < 12
+        # ... which opens on the outgoing shot where the overlap starts and closes on the incoming
+        # shot where it ends, so both joins are continuous (no jump, no fade).
+        prev = next(c for c in timeline["video"] if c["shot"] == _previous(timeline, clip)["shot"])
+        a, b = decode(result.run_dir / prev["path"]), decode(result.run_dir / clip["path"])
+        assert np.abs(bridge[0, top] - a[-o, top]).mean() < 3
+        assert np.abs(bridge[-1, top] - b[o - 1, top]).mean() < 3
+        # and the film goes on with the incoming shot after the bridge
+        assert np.abs(film[start + o, top] - b[o, top]).mean() < 4
+    # The film is as long as without bridges: the bridges replace the fades, they add no time.
+    frames, rate = video_frames(result.video)
+    assert abs(frames - Fraction(timeline["duration"]) * fps) <= 1 and rate == 24
+
+
+def _previous(timeline, clip):
+    video = timeline["video"]
+    return video[video.index(clip) - 1]
+
+
+def test_bridge_prompts_name_both_shots_and_the_run_records_the_generator(bridged):
+    result, gen = bridged
+    assert all(", then, " in c["prompt"] for c in gen.calls)
+    settings = json.loads((result.run_dir / "run.json").read_text())["settings"]
+    assert settings["extra"]["transitions"] == {"given": "straight-line"}
+
+
+def test_resume_keeps_finished_bridges(bridged):
+    result, gen = bridged
+    before = {p: p.stat().st_mtime_ns for p in (result.run_dir / "bridges").glob("*.mp4")}
+    assert len(before) == 2
+    again = mf.resume_film(result.run_id, output=result.run_dir.parent)
+    assert again.video == result.video
+    assert {p: p.stat().st_mtime_ns for p in (result.run_dir / "bridges").glob("*.mp4")} == before
+
+
+def test_transitions_must_name_a_first_and_last_frame_model(tmp_path):
+    with pytest.raises(InputError, match="first-and-last-frame model.*wan2.1-flf2v.*'ltx-video'"):
+        mf.make_film("A paper boat", transitions="ltx-video", output=tmp_path, draft=True)
+    assert not any(tmp_path.iterdir())  # refused before a run directory is made
+
+
+def test_the_scripted_generator_honours_the_protocol():
+    assert isinstance(Straight(), FirstLastFrameGenerator)
