@@ -117,7 +117,7 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
              writer_name: str | None = None) -> tuple[RunDir, str, Settings]:
     unknown = set(options) - {"format", "lang", "scenes", "seconds", "seed", "draft", "output", "config", "llm",
                               "llm_base_url", "tts", "voice", "music", "sfx", "renderer", "model_path", "offline",
-                              "vram", "upscale", "interpolate", "upscaler", "transitions"}
+                              "vram", "transitions", *POST}
     if unknown:
         raise InputError(f"unknown option(s): {', '.join(sorted(unknown))}")
     config = options.get("config")
@@ -129,11 +129,10 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
         renderer=options.get("renderer"))
     backend = {k: v for k, v in (("model_path", options.get("model_path")), ("offline", options.get("offline")),
                                  ("vram_gb", options.get("vram"))) if v is not None}
-    post = {k: options[k] for k in ("upscale", "interpolate", "upscaler") if options.get(k)}
-    if post:  # super-resolution and frame interpolation of generated frames (diffusion renderers)
-        if any(options.get(k, 1) not in (1, 2, 4) for k in ("upscale", "interpolate")):
-            raise InputError("--upscale and --interpolate take 2 or 4")
-        settings = settings.with_overrides(extra={**settings.extra, "post": post})
+    # super-resolution and frame interpolation of generated frames: the config's `post:`, then flags
+    post = {**(settings.extra.get("post") or {}), **{k: options[k] for k in POST if options.get(k)}}
+    if post:
+        settings = settings.with_overrides(extra={**settings.extra, "post": _check_post(post)})
     if options.get("transitions") is not None:  # generated scene transitions: recorded, so the run id changes
         settings = settings.with_overrides(extra={**settings.extra, "transitions": _transitions_spec(
             options["transitions"])})
@@ -185,6 +184,29 @@ class _WriterOnDemand:
 
     def write(self, request):
         return _make_writer(self.settings).write(request)
+
+
+POST = ("upscale", "interpolate", "upscaler", "interpolator", "upscale_weights", "interpolate_weights")
+
+
+def _check_post(post: dict[str, Any]) -> dict[str, Any]:
+    from .renderers.upscale import interpolator_names, upscaler_names
+
+    unknown = set(post) - set(POST)
+    if unknown:
+        raise InputError(f"post: unknown key(s) {', '.join(sorted(unknown))}; known: {', '.join(POST)}")
+    if any(post.get(k, 1) not in (1, 2, 4) for k in ("upscale", "interpolate")):
+        raise InputError("--upscale and --interpolate take 2 or 4")
+    for key, names in (("upscaler", upscaler_names), ("interpolator", interpolator_names)):
+        if key in post and post[key] not in names():
+            raise InputError(f"unknown {key} {post[key]!r}; available: {', '.join(names())}")
+    for key in ("upscale_weights", "interpolate_weights"):
+        if post.get(key):
+            path = Path(post[key]).expanduser().resolve()
+            if not path.exists():
+                raise InputError(f"--{key.replace('_', '-')}: {path} does not exist")
+            post[key] = str(path)
+    return post
 
 
 def _transitions_spec(given: Any) -> Any:

@@ -134,6 +134,11 @@ def make(
     upscale: Optional[int] = typer.Option(None, "--upscale", help="Super-resolve generated frames x2 or x4 "
                                           "(widescreen x4: a 3072x1280 film)."),
     interpolate: Optional[int] = typer.Option(None, "--interpolate", help="Interpolate generated frames x2 or x4."),
+    upscaler: Optional[str] = typer.Option(None, "--upscaler", help="ffmpeg-lanczos (default) or spandrel."),
+    upscale_weights: Optional[Path] = typer.Option(None, "--upscale-weights", help="Weights for spandrel (.pth)."),
+    interpolator: Optional[str] = typer.Option(None, "--interpolator", help="ffmpeg-minterpolate (default) or rife."),
+    interpolate_weights: Optional[Path] = typer.Option(None, "--interpolate-weights",
+                                                       help="Weights for rife (flownet.pkl)."),
     transitions: Optional[str] = typer.Option(None, "--transitions", help="Generate scene transitions with a "
                                               "first-and-last-frame model (wan2.1-flf2v) instead of fading."),
 ) -> None:
@@ -145,8 +150,9 @@ def make(
         result = make_film(theme, format=format, lang=lang, scenes=scenes, seconds=seconds, seed=seed, draft=draft,
                            output=output, config=config, llm=llm, llm_base_url=llm_base_url, tts=tts, voice=voice,
                            music=music, sfx=sfx, renderer=renderer, model_path=model_path, offline=offline,
-                           vram=vram, upscale=upscale, interpolate=interpolate, transitions=transitions,
-                           progress=display)
+                           vram=vram, upscale=upscale, interpolate=interpolate, upscaler=upscaler,
+                           upscale_weights=upscale_weights, interpolator=interpolator,
+                           interpolate_weights=interpolate_weights, transitions=transitions, progress=display)
     _summary(result, started)
 
 

@@ -137,13 +137,18 @@ def upscale(
 def interpolate(
     clip: Path = typer.Argument(...), factor: int = typer.Option(2, "--factor"),
     out_file: Path = typer.Option(Path("interpolated.mp4"), "--out", "-o"),
+    interpolator: str = typer.Option("ffmpeg-minterpolate", "--interpolator",
+                                     help="ffmpeg-minterpolate (CPU), or rife (--weights)."),
+    weights: Optional[Path] = typer.Option(None, "--weights",
+                                           help="A RIFE v4 flownet.pkl (or its train_log folder) for rife."),
 ) -> None:
-    """Motion-compensated frame interpolation (x2 frames at x2 rate)."""
+    """Frame interpolation (x2 frames at x2 rate): ffmpeg motion compensation, or a learned RIFE model."""
     from .renderers.upscale import create_interpolator, interpolate_clip
 
     with _errors(), console.status("interpolating..."):
         _existing(clip)
-        interpolate_clip(clip, factor, out_file, create_interpolator("ffmpeg-minterpolate"))
+        interp = create_interpolator(interpolator, **({"weights": weights} if weights else {}))
+        interpolate_clip(clip, factor, out_file, interp)
     _clip_done(out_file)
 
 

@@ -1,6 +1,8 @@
 """A whole film through a diffusion renderer: the real LTX pipeline class at toy size, on the CPU."""
 from __future__ import annotations
 
+import json
+
 import av
 import pytest
 
@@ -51,3 +53,39 @@ def test_generated_frames_can_be_super_resolved_and_interpolated(tmp_path):
     # x2 interpolation: the model is asked for half the film's frames (12 fps), the interpolator makes the rest
     asked = sum(n for _, _, n in calls)
     assert 0.45 * 24 * result.duration <= asked <= 0.7 * 24 * result.duration
+
+
+def test_a_learned_interpolator_with_its_weights_serves_every_shot(tmp_path, monkeypatch):
+    """--interpolator rife --interpolate-weights PATH: the RIFE network (tiny, random weights) makes
+    the in-betweens of every generated shot, loaded once for the run."""
+    import tiny_rife
+    from moviefactory.renderers.diffusion import base
+    from moviefactory.renderers.interpolate_learned import load_rife
+
+    weights = tmp_path / "flownet.pkl"
+    tiny_rife.save_flownet(tiny_rife.random_weights(tiny_rife.IFNet(), seed=0), weights)
+    loads, calls = [], []
+
+    def spy_load(*args, **kwargs):
+        loads.append(kwargs)
+        model = load_rife(*args, **kwargs)
+        real = model.interpolate
+        model.interpolate = lambda frames, factor: (calls.append((len(frames), factor)), real(frames, factor))[1]
+        return model
+
+    from moviefactory.renderers.upscale import _INTERPOLATORS
+
+    _INTERPOLATORS.names()  # the built-ins are registered
+    monkeypatch.setitem(_INTERPOLATORS._factories, "rife", spy_load)
+    base.post_model.cache_clear()
+    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"))
+    result = mf.make_film("A paper boat on a rainy street", format="vertical", scenes=2, seconds=8, draft=True,
+                          music="none", sfx="none", output=tmp_path / "runs", renderer=renderer, interpolate=2,
+                          interpolator="rife", interpolate_weights=weights)
+    base.post_model.cache_clear()
+    frames, fps = video_frames(result.video)
+    assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
+    assert len(loads) == 1 and loads[0]["weights"] == str(weights.resolve())  # once per run, not per shot
+    assert len(calls) >= 2 and all(factor == 2 for _, factor in calls)  # every shot went through it
+    post = json.loads((result.run_dir / "run.json").read_text())["settings"]["extra"]["post"]
+    assert post["interpolator"] == "rife" and post["interpolate_weights"] == str(weights.resolve())

@@ -114,9 +114,7 @@ class Nodes:
         if self.c.run.cached(path, key) is None:
             post = self.c.settings.extra.get("post", {})
             ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,
-                                frames=frames, scene_index=i, shot_index=j, upscale=post.get("upscale", 1),
-                                upscaler=post.get("upscaler", "ffmpeg-lanczos"),
-                                interpolate=post.get("interpolate", 1))
+                                frames=frames, scene_index=i, shot_index=j, **post)
             with atomic_path(path) as tmp:
                 renderer.render(shot, ctx, tmp)
             self.c.run.mark_done(path, key, frames=frames)

@@ -26,6 +26,9 @@ class RenderContext:
     upscale: int = 1  # generated frames are super-resolved by this factor before they are fitted (--upscale)
     upscaler: str = "ffmpeg-lanczos"  # Upscaler registry name
     interpolate: int = 1  # generated frames are multiplied by this factor, at that many times the rate
+    interpolator: str = "ffmpeg-minterpolate"  # Interpolator registry name
+    upscale_weights: str | None = None  # a learned upscaler's weights file (spandrel)
+    interpolate_weights: str | None = None  # a learned interpolator's weights file (rife)
 
     @property
     def fps(self) -> Fraction:

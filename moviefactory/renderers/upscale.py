@@ -50,7 +50,8 @@ register_upscaler = _UPSCALERS.register
 upscaler_names = _UPSCALERS.names
 create_upscaler = _UPSCALERS.create
 
-_INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", ("moviefactory.renderers.upscale",))
+_INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", ("moviefactory.renderers.upscale",
+                                                                   "moviefactory.renderers.interpolate_learned"))
 register_interpolator = _INTERPOLATORS.register
 interpolator_names = _INTERPOLATORS.names
 create_interpolator = _INTERPOLATORS.create
@@ -331,7 +332,7 @@ def load_spandrel(weights: str | Path | None = None, *, tile: int = 256, overlap
         where = f" ({weights} does not exist)" if weights else ""
         raise MissingDependencyError(
             f"the spandrel upscaler needs a model file{where}: download one once, e.g. RealESRGAN_x4plus.pth "
-            "from the Real-ESRGAN releases, and pass its path (upscale_weights: PATH in the config)",
+            "from the Real-ESRGAN releases, and pass its path (--upscale-weights PATH, or --weights PATH)",
             stage="upscale")
     try:
         import torch

@@ -6,9 +6,11 @@ torch and diffusers are imported inside functions: the CPU default path never lo
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import subprocess
 import tempfile
+import threading
 import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -184,6 +186,26 @@ def to_uint8_frames(frames: Any) -> np.ndarray:
     return arr[..., :3]
 
 
+_POST_LOCK = threading.Lock()  # shots render on several threads; a learned model loads once
+
+
+@functools.lru_cache(maxsize=4)
+def _post_model(kind: str, name: str, weights: str | None):
+    from ..upscale import create_interpolator, create_upscaler
+
+    create = create_upscaler if kind == "upscaler" else create_interpolator
+    return create(name, weights=weights) if weights else create(name)
+
+
+def post_model(kind: str, name: str, weights: str | None):
+    """An upscaler or interpolator by registry name, loaded once per process (learned ones read weights)."""
+    with _POST_LOCK:
+        return _post_model(kind, name, weights)
+
+
+post_model.cache_clear = _post_model.cache_clear  # type: ignore[attr-defined]
+
+
 def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: Path, *,
                chunk: int = 16) -> Clip:
     """Encode generated frames as the shot: scaled to the film's size, retimed to its rate, and cut
@@ -192,13 +214,11 @@ def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: P
     With --interpolate the in-betweens are made first, at the generated size (cheap); with --upscale
     the frames are super-resolved `chunk` at a time on their way into the encoder, so a 3072x1280
     shot never sits in memory whole. What remains of the fit is lanczos in ffmpeg."""
-    from ..upscale import create_interpolator, create_upscaler
-
     frames = to_uint8_frames(frames)
     if ctx.interpolate > 1 and len(frames) > 1:
-        frames = create_interpolator("ffmpeg-minterpolate").interpolate(frames, ctx.interpolate)
+        frames = post_model("interpolator", ctx.interpolator, ctx.interpolate_weights).interpolate(frames, ctx.interpolate)
         source_fps = (source_fps or float(ctx.fps)) * ctx.interpolate
-    upscaler = create_upscaler(ctx.upscaler) if ctx.upscale > 1 else None
+    upscaler = post_model("upscaler", ctx.upscaler, ctx.upscale_weights) if ctx.upscale > 1 else None
     factor = ctx.upscale if upscaler else 1
     t, h, w, _ = frames.shape
     width, height = ctx.size

@@ -1,0 +1,138 @@
+"""Text->video renderer over the REAL diffusers CogVideoX and HunyuanVideo pipelines, at toy size, on the CPU, offline.
+
+The same checks as test_diffusion_t2v.py makes for LTX and Wan: the shot file is exact, the model is
+asked for the film's aspect in sizes and frame counts it accepts, the seed decides the frames, and
+the registry's entries build and render.
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from moviefactory.config import load_format
+from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer
+from moviefactory.renderers.diffusion.t2v import TextToVideoRenderer
+
+from factories import tiny_screenplay
+from media import video_frames
+from tiny_diffusion import tiny_model
+from tiny_video_families import tiny_cogvideox, tiny_hunyuan
+
+torch = pytest.importorskip("torch")
+
+BUILDERS = {"cogvideox": tiny_cogvideox, "hunyuanvideo": tiny_hunyuan}
+PIPELINES = {"cogvideox": "CogVideoXPipeline", "hunyuanvideo": "HunyuanVideoPipeline"}
+
+
+class Recording:
+    """The real pipeline; each call's keyword arguments and the shape of what it returned are kept."""
+
+    def __init__(self, pipe):
+        self.pipe, self.calls, self.outputs = pipe, [], []
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        out = self.pipe(**kwargs)
+        self.outputs.append(np.asarray(out.frames).shape)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+
+@pytest.fixture(scope="module")
+def pipes():
+    return {name: build() for name, build in BUILDERS.items()}
+
+
+def _ctx(ffmpeg, fmt_name="vertical", seed=1, frames=9, scene=0):
+    sp = tiny_screenplay()
+    return RenderContext(screenplay=sp, scene=sp.scenes[scene], format=load_format(fmt_name, draft=True), seed=seed,
+                         ffmpeg=ffmpeg, frames=frames)
+
+
+def _decode(path: Path) -> np.ndarray:
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+
+
+def test_the_tiny_pipelines_are_the_catalogues_classes_and_build_reproducibly(pipes):
+    for name, pipe in pipes.items():
+        assert type(pipe).__name__ == PIPELINES[name] == tiny_model(name).pipeline
+        again = BUILDERS[name]()
+        for part, module in pipe.components.items():
+            if isinstance(module, torch.nn.Module):
+                ours, theirs = module.state_dict(), again.components[part].state_dict()
+                assert ours.keys() == theirs.keys()
+                assert all(torch.equal(ours[k], theirs[k]) for k in ours), f"{name}.{part} differs between builds"
+            elif hasattr(module, "get_vocab"):
+                assert module.get_vocab() == again.components[part].get_vocab()
+
+
+@pytest.mark.parametrize("fmt_name", ["vertical", "widescreen"])
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_shot_file_is_exact_and_generation_fits_the_model(name, fmt_name, pipes, tmp_path, ffmpeg):
+    model = tiny_model(name)
+    pipe = Recording(pipes[name])
+    renderer = TextToVideoRenderer(pipe, model)
+    ctx = _ctx(ffmpeg, fmt_name, frames=9)
+    shot = ctx.scene.shots[0].model_copy(update={"negative_prompt": "people, crowds"})
+
+    clip = renderer.render(shot, ctx, tmp_path / "shot.mp4")
+
+    # The file is the shot: exactly ctx.frames frames at the film's size and rate.
+    frames, fps = video_frames(clip.path)
+    assert (frames, fps) == (9, ctx.format.fps) and clip.frames == 9
+    assert (clip.width, clip.height) == (ctx.format.width, ctx.format.height)
+    assert _decode(clip.path).shape == (9, ctx.format.height, ctx.format.width, 3)
+    # The model was asked for the film's aspect, in its multiple, with a frame count it accepts.
+    (call,) = pipe.calls
+    w, h = call["width"], call["height"]
+    assert w % model.multiple == 0 and h % model.multiple == 0
+    assert (h > w) if fmt_name == "vertical" else (w > 2 * h)
+    a, b = model.frame_rule
+    assert (call["num_frames"] - b) % a == 0 and call["num_frames"] <= model.max_frames
+    assert call["output_type"] == "np" and call["num_inference_steps"] == 2
+    assert call["guidance_scale"] == model.guidance
+    # Neither model has a motion or frame-rate argument: it generates at its training rate, enough frames
+    # for the shot, and the pipeline gave back at least those (nothing is held to fill the shot).
+    assert "frame_rate" not in call and "motion_bucket_id" not in call
+    wanted = math.ceil(9 / ctx.format.fps * model.fps)
+    assert call["num_frames"] >= wanted
+    (shape,) = pipe.outputs
+    assert shape[0] == 1 and shape[1] >= wanted and shape[2:] == (h, w, 3)
+    # Prompts: the shot's look and the format's style; the shot's and the format's negatives.
+    assert call["prompt"].startswith("a lighthouse on a cliff") and ctx.format.style_prompt in call["prompt"]
+    assert "camera push-in" in call["prompt"]
+    assert call["negative_prompt"].startswith("people, crowds")
+    assert all(p.strip() in call["negative_prompt"] for p in ctx.format.negative_prompt.split(","))
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_same_seed_same_frames_other_seed_other_frames(name, pipes, tmp_path, ffmpeg):
+    renderer = TextToVideoRenderer(pipes[name], tiny_model(name))
+    shot = _ctx(ffmpeg).scene.shots[0]
+    paths = {}
+    for label, seed in (("a", 5), ("b", 5), ("c", 6)):
+        paths[label] = renderer.render(shot, _ctx(ffmpeg, seed=seed), tmp_path / f"{label}.mp4").path
+    a, b, c = (_decode(paths[k]).astype(int) for k in "abc")
+    assert a.shape == (9, 480, 270, 3)
+    assert np.array_equal(a, b)
+    assert np.abs(a - c).mean() > 1.0
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_registry_entry_is_a_scene_renderer_and_renders(name, pipes, tmp_path, ffmpeg):
+    renderer = create_renderer(name, pipe=pipes[name], model=tiny_model(name))
+    assert isinstance(renderer, SceneRenderer) and isinstance(renderer, TextToVideoRenderer)
+    assert renderer.name == name and renderer.pipe is pipes[name] and renderer.model == tiny_model(name)
+    ctx = _ctx(ffmpeg, "widescreen", frames=10)
+    out = tmp_path / "shot.mp4"
+    clip = renderer.render(ctx.scene.shots[1], ctx, out)
+    assert clip.path == out and video_frames(out) == (10, 24.0)
+    assert _decode(out).shape == (10, 200, 480, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mp4"], "renderer left scratch files"
