@@ -25,6 +25,12 @@ def _tiny_renderer(name: str):
         from tiny_diffusion import tiny_ltx, tiny_model, tiny_wan
 
         return create_renderer(name, pipe=tiny_ltx() if name == "ltx-video" else tiny_wan(), model=tiny_model(name))
+    if name in ("cogvideox", "hunyuanvideo"):
+        from tiny_diffusion import tiny_model
+        from tiny_video_families import tiny_cogvideox, tiny_hunyuan
+
+        pipe = tiny_cogvideox() if name == "cogvideox" else tiny_hunyuan()
+        return create_renderer(name, pipe=pipe, model=tiny_model(name))
     if name == "sdxl+svd":
         from tiny_image_video import tiny_models, tiny_sdxl, tiny_svd
 
