@@ -147,6 +147,10 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
     for kind, name, names in (("renderer", settings.renderer, renderer_names), ("TTS engine", settings.tts, tts_names)):
         if name not in names():
             raise InputError(f"unknown {kind} {name!r}; available: {', '.join(names())}")
+    backend = settings.extra.get("renderer_options", {})
+    from .renderers.diffusion.base import check_weights  # light: no torch, no diffusers
+
+    check_weights(settings.renderer, model_path=backend.get("model_path"), offline=bool(backend.get("offline")))
     settings = _choose_writer(settings, progress) if writer_name is None else settings.with_overrides(
         writer=writer_name)
     run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))

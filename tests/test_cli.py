@@ -1,6 +1,7 @@
 """Bad input gets one clear line and a non-zero exit, never a traceback, and writes nothing."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -122,3 +123,23 @@ def test_clip_tools_connect_upscale_interpolate(tmp_path, ffmpeg):
     assert fps == 48 and abs(frames - 48) <= 1
     proc = run("extend", "a.mp4", "keep going", "--offline", cwd=tmp_path)  # no weights here: say what to get
     assert proc.returncode == 3 and "download" in proc.stderr and "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--renderer", "ltx-video", "--offline"], "hf download Lightricks/LTX-Video"),
+    (["--renderer", "sdxl+svd", "--model-path", "no-weights"], "hf download stabilityai/stable-diffusion-xl-base-1.0"),
+    (["--transitions", "ltx-video"], "--transitions takes a first-and-last-frame model"),
+    (["--upscale", "3"], "--upscale and --interpolate take 2 or 4"),
+    (["--interpolator", "nope"], "unknown interpolator 'nope'"),
+    (["--upscale-weights", "nowhere.pth"], "--upscale-weights:"),
+])
+def test_missing_weights_and_bad_post_options_fail_before_a_run_directory(tmp_path, args, message):
+    (tmp_path / "no-weights").mkdir()
+    proc = subprocess.run([sys.executable, "-m", "moviefactory", "make", "A cat", "--draft", *args],
+                          capture_output=True, text=True, cwd=tmp_path, timeout=120,
+                          env={**os.environ, "HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf")})
+    assert proc.returncode in (2, 3), proc.stderr
+    assert "Traceback" not in proc.stderr + proc.stdout
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert lines and lines[-1].startswith("error:") and message in lines[-1]
+    assert not (tmp_path / "runs").exists(), "nothing may be written before the weights are known to be there"

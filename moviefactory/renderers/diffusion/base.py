@@ -6,6 +6,7 @@ torch and diffusers are imported inside functions: the CPU default path never lo
 from __future__ import annotations
 
 import contextlib
+import json
 import functools
 import math
 import subprocess
@@ -112,6 +113,54 @@ def model_frames(model: ModelEntry, seconds: float) -> int:
     return model.legal_frames(max(1, math.ceil(seconds * (model.fps or 1))))
 
 
+def weights_installed(model: ModelEntry, cache_dir: str | Path | None = None) -> bool:
+    """True when model_index.json and a folder for each component it names are on disk."""
+    local = Path(model.id).expanduser()
+    if local.is_dir():
+        index = local / "model_index.json"
+    else:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(model.id, "model_index.json", cache_dir=str(cache_dir) if cache_dir else None)
+        if not isinstance(found, str):
+            return False
+        index = Path(found)
+    try:
+        components = json.loads(index.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    # A download cut short leaves the index without every component folder.
+    return all((index.parent / key).is_dir() for key, value in components.items()
+               if not key.startswith("_") and isinstance(value, list) and value[0] is not None)
+
+
+def renderer_models(renderer: str) -> list[ModelEntry]:
+    """The catalogue models a renderer name loads: 'ltx-video' -> [ltx-video], 'sdxl+svd' -> [sdxl, svd]."""
+    models = catalogue()
+    names = renderer.split("+")
+    return [models[n] for n in names] if all(n in models for n in names) else []
+
+
+def check_weights(renderer: str, *, model_path: str | Path | None = None, offline: bool = False) -> None:
+    """Fail before any work when a renderer's weights cannot be there: a --model-path without them,
+    or --offline with nothing in the local cache. (Online, from_pretrained may still download.)"""
+    models = renderer_models(renderer)
+    for model in models:
+        if model_path is not None:
+            where = Path(model_path) if len(models) == 1 else Path(model_path) / model.name
+            if (where / "model_index.json").is_file():
+                continue
+            raise MissingDependencyError(missing_message(model, str(where), "no model_index.json there"))
+        if offline and not weights_installed(model):
+            raise MissingDependencyError(missing_message(model, model.id, "not in the local cache"))
+
+
+def missing_message(model: ModelEntry, where: str, why: str) -> str:
+    return (f"{model.name} weights are not available ({where}): download them once with "
+            f"`hf download {model.id}` (about {model.download_gb:g} GB), or point to a local copy "
+            f"with --model-path DIR; --offline never touches the network ({why[:120]})")
+
+
 def detect_vram_gb() -> float | None:
     try:
         import torch
@@ -147,11 +196,7 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
             warnings.simplefilter("ignore", FutureWarning)
             return cls.from_pretrained(where, **kwargs)
     except (OSError, EnvironmentError, ValueError) as exc:
-        raise MissingDependencyError(
-            f"{model.name} weights are not available ({where}): download them once with "
-            f"`hf download {model.id}` (about {model.download_gb:g} GB), or point to a local copy "
-            f"with --model-path DIR; --offline never touches the network ({str(exc).splitlines()[0][:120]})"
-        ) from None
+        raise MissingDependencyError(missing_message(model, where, str(exc).splitlines()[0])) from None
 
 
 def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import gc
 import inspect
 import math
-import json
 import threading
 from dataclasses import replace
 from fractions import Fraction
@@ -23,7 +22,7 @@ from ...screenplay import Shot
 from ..base import Clip, RenderContext, register_renderer
 from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
-                   model_frames, write_clip)
+                   model_frames, weights_installed, write_clip)
 
 VERSION = 3  # bump when a change here alters the frames for the same shot, seed and model
 NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
@@ -315,25 +314,3 @@ def describe_models(cache_dir: str | Path | None = None) -> list[dict[str, Any]]
             "installed": weights_installed(m, cache_dir),
         })
     return rows
-
-
-def weights_installed(model: ModelEntry, cache_dir: str | Path | None = None) -> bool:
-    """True when model_index.json and a folder for each component it names are on disk."""
-    local = Path(model.id).expanduser()
-    if local.is_dir():
-        index = local / "model_index.json"
-    else:
-        from huggingface_hub import try_to_load_from_cache
-
-        found = try_to_load_from_cache(model.id, "model_index.json", cache_dir=str(cache_dir) if cache_dir else None)
-        if not isinstance(found, str):
-            return False
-        index = Path(found)
-    try:
-        components = json.loads(index.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    # A download cut short leaves the index without every component folder.
-    return all((index.parent / key).is_dir() for key, value in components.items()
-               if not key.startswith("_") and isinstance(value, list) and value[0] is not None)
-
