@@ -349,3 +349,21 @@ def test_a_model_without_an_image_to_video_twin_continues_video_to_video(pipes, 
     frames = _decode(clip.path).astype(int)
     assert frames.shape[0] == 48 and video_frames(clip.path) == (48, 24)
     assert np.abs(np.diff(frames[-12:], axis=0)).mean() > 0.5  # the tail is generated, not a held frame
+
+
+@pytest.mark.parametrize("motion, words", [(0.05, "very subtle movement"), (0.9, "fast, energetic movement"),
+                                           (0.5, None)])
+def test_motion_is_said_in_words_to_a_model_without_motion_controls(pipes, tmp_path, ffmpeg, motion, words):
+    ctx = _ctx(ffmpeg)
+    shot = ctx.scene.shots[0].model_copy(update={"motion": motion})
+    calls = {}
+    for name in ("wan2.1-t2v", "ltx-video"):
+        pipe = Recording(pipes[name])
+        TextToVideoRenderer(pipe, tiny_model(name)).render(shot, ctx, tmp_path / f"{name}.mp4")
+        calls[name] = pipe.calls[0]["prompt"]
+    for phrase in ("movement", "still"):
+        assert phrase not in calls["ltx-video"]  # LTX is told through its frame_rate instead
+    if words:
+        assert words in calls["wan2.1-t2v"]
+    else:
+        assert "movement" not in calls["wan2.1-t2v"]

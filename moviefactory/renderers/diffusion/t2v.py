@@ -84,8 +84,10 @@ class TextToVideoRenderer:
         seconds = ctx.frames / ctx.fps
         num_frames = model_frames(replace(self.model, fps=rate), float(seconds))
 
-        # 4. Motion control: the model's own knobs, named in the catalogue
+        # 4. Motion control: the model's own knobs, named in the catalogue; in words for models without any
         controls = motion_controls(self.model, shot.motion, rate)
+        if not controls:
+            prompt = _join([prompt, motion_words(shot.motion)])
 
         # 5. Generate (a fresh generator per attempt, so a retry after OOM makes the same shot)
         kwargs = dict(prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
@@ -232,6 +234,19 @@ def motion_controls(model: ModelEntry, motion: float, rate: Fraction) -> dict[st
         lo, hi = model.motion.get("bucket_range", (1, 255))
         controls[name] = round(lo + motion * (hi - lo))
     return controls
+
+
+def motion_words(motion: float) -> str:
+    """Shot.motion for a model with no motion argument (Wan, CogVideoX, HunyuanVideo): said in the prompt."""
+    if motion < 0.2:
+        return "almost still, very subtle movement"
+    if motion < 0.4:
+        return "calm, gentle movement"
+    if motion > 0.8:
+        return "fast, energetic movement"
+    if motion > 0.6:
+        return "lively movement"
+    return ""
 
 
 def is_out_of_memory(exc: BaseException) -> bool:
