@@ -42,10 +42,12 @@ class FilmResult:
     duration: float  # seconds, probed from the film
     stage_seconds: dict[str, float] = field(default_factory=dict)
     resumed: bool = False
+    extras: dict[str, Path] = field(default_factory=dict)  # contact_sheet, otio
 
     @property
     def paths(self) -> list[Path]:
-        return [self.video, *self.subtitles.values(), self.screenplay, self.timeline, self.report]
+        return [self.video, *self.subtitles.values(), *self.extras.values(), self.screenplay, self.timeline,
+                self.report]
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,7 @@ def _finish(run: RunDir, values: dict[str, Any], c: Components, wall: float, res
     video = run.root / values["film"]
     info = probe(video)
     subtitles = {k: run.root / v for k, v in values["subtitles"].items()}
+    extras = {k: run.root / v for k, v in (values.get("extras") or {}).items()}
     title = values["screenplay"]["title"]
     report = {
         "run_id": run.id, "title": title, "format": c.format.name, "size": [c.format.width, c.format.height],
@@ -306,11 +309,11 @@ def _finish(run: RunDir, values: dict[str, Any], c: Components, wall: float, res
         "music": values.get("music"), "sfx": values.get("sfx"),
         "llm": {"model": c.settings.llm_model, "base_url": c.settings.llm_base_url} if c.settings.writer == "llm"
         else None,
-        "files": [run.rel(p) for p in (video, *subtitles.values(), run.screenplay, run.timeline)],
+        "files": [run.rel(p) for p in (video, *subtitles.values(), *extras.values(), run.screenplay, run.timeline)],
     }
     write_text(run.report, json.dumps(report, ensure_ascii=False, indent=1))
     return FilmResult(run.id, run.root, video, subtitles, run.screenplay, run.timeline, run.report, title,
-                      info.duration, c.clock.seconds(), resumed)
+                      info.duration, c.clock.seconds(), resumed, extras)
 
 
 def _clean_theme(theme: str) -> str:

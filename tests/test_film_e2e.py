@@ -130,6 +130,32 @@ def test_run_directory_holds_every_artifact_and_nothing_leaks(film):
     assert len(shots) == report["shots"] >= 3
 
 
+def test_contact_sheet_shows_every_shot_in_cut_order(film):
+    from PIL import Image
+
+    from moviefactory.media.contact_sheet import GAP, LABEL, thumb_size
+    from moviefactory.timeline.model import Timeline
+
+    result, _ = film
+    sheet = np.asarray(Image.open(result.extras["contact_sheet"]).convert("RGB")).astype(int)
+    timeline = Timeline.from_json(result.timeline.read_text())
+    tw, th = thumb_size(timeline.width, timeline.height)
+    cols = (sheet.shape[1] - GAP) // (tw + GAP)
+    assert cols * ((len(timeline.video) + cols - 1) // cols) >= len(timeline.video) > (cols - 1)
+    for k, clip in enumerate(timeline.video):
+        x, y = GAP + (k % cols) * (tw + GAP), GAP + (k // cols) * (th + LABEL + GAP)
+        tile = sheet[y:y + th, x:x + tw]
+        # The tile is what the film shows at the middle of that shot (above the captions).
+        shown = frame_at(result.video, float(clip.start) + clip.frames / 2 / float(timeline.fps))
+        small = np.asarray(Image.fromarray(shown).resize((tw, th), Image.LANCZOS)).astype(int)
+        top = slice(0, th * 2 // 5)
+        assert np.abs(tile[top] - small[top]).mean() < 12, clip.shot
+        if k:  # and not the shot before's picture
+            prev = sheet[y:y + th, x - tw - GAP:x - GAP] if k % cols else None
+            if prev is not None:
+                assert np.abs(tile[top] - prev[top]).mean() > 3
+
+
 def test_making_the_same_film_again_redoes_nothing(film):
     result, out = film
     before = {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*.mp4")}

@@ -15,6 +15,7 @@ from ..planner import PlanRequest
 from ..renderers import RenderContext
 from ..screenplay import NARRATOR, Screenplay, cue_id, line_id
 from ..media.assemble import assemble
+from ..media.contact_sheet import write_contact_sheet
 from ..media.files import atomic_path, write_text
 from ..media.subtitles import caption_measure, write_subtitles
 from ..timeline.build import ClipRef, SpeechRef, build_timeline, scene_overlap, shot_frames
@@ -210,9 +211,11 @@ class Nodes:
                                   bridges=bridges)
         write_text(self.c.run.timeline, timeline.to_json())
         subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
+        extras = {"contact_sheet": write_contact_sheet(timeline, self.c.run.root, self.c.run.root / "contact_sheet.png")}
         self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")
         return {"timeline": self.c.run.rel(self.c.run.timeline),
-                "subtitles": {k: self.c.run.rel(v) for k, v in subs.items()}}
+                "subtitles": {k: self.c.run.rel(v) for k, v in subs.items()},
+                "extras": {k: self.c.run.rel(v) for k, v in extras.items()}}
 
     # 5. Assemble ----------------------------------------------------------------------------------
     def assemble(self, state: dict[str, Any]) -> dict[str, Any]:
