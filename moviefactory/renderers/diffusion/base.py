@@ -199,6 +199,20 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
         raise MissingDependencyError(missing_message(model, where, str(exc).splitlines()[0])) from None
 
 
+def load_for_device(model: ModelEntry, *, source: str | None = None, offline: bool = False,
+                    device: str | None = None, vram_gb: float | None = None, **which: bool):
+    """`load_pipeline` at the memory tier of this GPU (or full precision on the CPU), placed and quiet:
+    (pipe, tier settings, device). `which`: image_to_video / video_to_video, to load a twin class."""
+    if vram_gb is None and device is None:
+        vram_gb = detect_vram_gb()
+    device = device or ("cuda" if vram_gb else "cpu")
+    _, settings = model.settings_for(vram_gb)
+    pipe = load_pipeline(model, source=source, offline=offline, dtype=settings.get("dtype"), **which)
+    apply_memory(pipe, settings, device)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe, settings, device
+
+
 def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:
     """Declare how the pipeline uses memory, from its tier: offload, VAE tiling and slicing."""
     offload = settings.get("offload", "none")

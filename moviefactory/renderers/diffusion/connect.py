@@ -77,20 +77,14 @@ def load_first_last(model: str = "wan2.1-flf2v", *, clip_size: tuple[int, int], 
     """The catalogue's first-and-last-frame (flf2v) model as a generator for clips of `clip_size`
     (width, height), loaded at the GPU's memory tier. `model_path`: that model's own folder."""
     from ...config import Format
-    from .base import apply_memory, detect_vram_gb, entry, generation_size, load_pipeline
+    from .base import entry, generation_size, load_for_device
 
     m = entry(model)
     if m.task != "flf2v":
         raise InputError(f"{m.name} is a {m.task} model; connect needs a first-and-last-frame (flf2v) model "
                          "such as wan2.1-flf2v")
-    if vram_gb is None and device is None:
-        vram_gb = detect_vram_gb()
-    device = device or ("cuda" if vram_gb else "cpu")
-    _, settings = m.settings_for(vram_gb)
-    pipe = load_pipeline(m, source=str(model_path) if model_path else None, offline=offline,
-                         dtype=settings.get("dtype"))
-    apply_memory(pipe, settings, device)
-    pipe.set_progress_bar_config(disable=True)
+    pipe, _, _ = load_for_device(m, source=str(model_path) if model_path else None, offline=offline, device=device,
+                                 vram_gb=vram_gb)
     w, h = clip_size
     size = generation_size(m, Format(name="clip", width=max(16, w), height=max(16, h), fps=max(1, m.fps)))
     return DiffusersFirstLastFrameGenerator(pipe, size=size, steps=m.steps, legal_frames=m.legal_frames,

@@ -26,8 +26,7 @@ from ...config import Format
 from ...errors import ConfigError, InputError
 from ..base import Clip
 from ..upscale import read_frames, write_frames
-from .base import (ModelEntry, apply_memory, detect_vram_gb, entry, generation_size, load_pipeline,
-                   to_uint8_frames)
+from .base import ModelEntry, entry, generation_size, load_for_device, to_uint8_frames
 
 
 @runtime_checkable
@@ -255,15 +254,9 @@ def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int
     if video_to_video and not m.v2v_pipeline:
         raise ConfigError(f"{m.name} cannot continue a clip; extending needs an image-to-video or video-to-video "
                           "model (svd, ltx-video, wan2.1-t2v, cogvideox)")
-    if vram_gb is None and device is None:
-        vram_gb = detect_vram_gb()
-    device = device or ("cuda" if vram_gb else "cpu")
-    _, settings = m.settings_for(vram_gb)
     source = str(Path(model_path) / m.name) if model_path else None
-    pipe = load_pipeline(m, source=source, offline=offline, dtype=settings.get("dtype"),
-                         image_to_video=not video_to_video, video_to_video=video_to_video)
-    apply_memory(pipe, settings, device)
-    pipe.set_progress_bar_config(disable=True)
+    pipe, settings, device = load_for_device(m, source=source, offline=offline, device=device, vram_gb=vram_gb,
+                                             image_to_video=not video_to_video, video_to_video=video_to_video)
     params = inspect.signature(pipe.__call__).parameters
     kwargs: dict[str, Any] = motion_controls(m, 0.5, generation_rate(m, Fraction(fps)))
     kwargs["max_guidance_scale" if "max_guidance_scale" in params else "guidance_scale"] = m.guidance
