@@ -19,6 +19,7 @@ from ..media.contact_sheet import write_contact_sheet
 from ..media.files import atomic_path, write_text
 from ..media.subtitles import caption_measure, write_subtitles
 from ..timeline.build import ClipRef, SpeechRef, build_timeline, scene_overlap, shot_frames
+from ..timeline.export import write_otio
 from ..timeline.model import Timeline
 from ..timeline.pacing import fit_to_speech
 from ..timeline.score import SfxRef, TrackRef
@@ -211,7 +212,9 @@ class Nodes:
                                   bridges=bridges)
         write_text(self.c.run.timeline, timeline.to_json())
         subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
-        extras = {"contact_sheet": write_contact_sheet(timeline, self.c.run.root, self.c.run.root / "contact_sheet.png")}
+        root = self.c.run.root
+        extras = {"contact_sheet": write_contact_sheet(timeline, root, root / "contact_sheet.png"),
+                  "otio": write_otio(timeline, root, root / "film.otio")}
         self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")
         return {"timeline": self.c.run.rel(self.c.run.timeline),
                 "subtitles": {k: self.c.run.rel(v) for k, v in subs.items()},

@@ -11,16 +11,17 @@ The mapping (see `to_otio`):
   head, and a `SMPTE_Dissolve` between them with `in_offset = overlap // 2` and
   `out_offset = overlap - overlap // 2` (in + out == overlap exactly, odd overlaps too). The
   dissolve then covers exactly the frames the film crossfades. `fade_black` is the same dissolve
-  (editors know no dip-to-black type) named and tagged `fade_black` in its metadata.
+  (OTIO's only standard type; an editor can swap in its dip to black) named and tagged `fade_black` in its metadata.
 - A generated bridge is played over the whole overlap instead of a fade (as the assembler's
   head / bridge / tail concat does): the outgoing clip loses the overlap at its tail, the
   incoming one at its head, and the bridge file is a clip of its own between them.
   Either way the track is exactly `timeline.frames` long.
 - Audio tracks per role (narration, music, sfx), clips placed at their start with gaps between and
-  their source range starting at the clip's in-point; clips that overlap within a role (a looped
-  bed's crossfading tails, overlapping effects) go to further tracks of that role. Gain and fades
-  are in each clip's metadata under "moviefactory". Audio times keep the timeline's rate; a time
-  between two frames is a fractional value, so voices stay exactly where the film has them.
+  their source range starting at the clip's in-point, each track padded to the film's length.
+  Clips that overlap within a role (a looped bed's crossfading tails, overlapping effects) go to
+  further tracks of that role. Gain and fades are in each clip's metadata under "moviefactory".
+  Audio times keep the timeline's rate; a time between two frames is a fractional value, so
+  voices stay where the film has them (to a double's precision).
 - Captions are markers on the timeline's stack (where Resolve keeps timeline markers).
 
 opentimelineio is imported inside the functions: importing moviefactory stays light.
@@ -149,6 +150,8 @@ def _audio_tracks(timeline: Timeline, run_dir: Path, lengths: Mapping[str, Fract
                                     "duration": str(clip.duration), "gain_db": clip.gain_db,
                                     "fade_in": clip.fade_in, "fade_out": clip.fade_out}}))
                 at = clip.end
+            if at < timeline.duration:  # every track as long as the film (OTIO tools check that)
+                track.append(otio.schema.Gap(duration=rt(timeline.duration - at)))
             tracks.append(track)
     return tracks
 
