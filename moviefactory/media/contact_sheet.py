@@ -25,8 +25,10 @@ def middle_frame(path: Path, frames: int) -> np.ndarray:
 
     want = frames // 2
     with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"  # frame threads: half the time on two cores
         last = None
-        for k, frame in enumerate(container.decode(container.streams.video[0])):
+        for k, frame in enumerate(container.decode(stream)):
             last = frame
             if k >= want:
                 break
@@ -53,7 +55,7 @@ def write_contact_sheet(timeline: Timeline, run_dir: Path, out: Path, *, columns
     for k, clip in enumerate(clips):
         x = GAP + (k % cols) * (tw + GAP)
         y = GAP + (k // cols) * (th + LABEL + GAP)
-        picture = Image.fromarray(middle_frame(run_dir / clip.path, clip.frames)).resize((tw, th), Image.LANCZOS)
+        picture = Image.fromarray(middle_frame(run_dir / clip.path, clip.frames)).resize((tw, th), Image.LANCZOS, reducing_gap=2.0)
         sheet.paste(picture, (x, y))
         start = float(clip.start)
         draw.text((x + 2, y + th + 3), f"{clip.shot}  {int(start // 60)}:{start % 60:04.1f}", fill=(220, 220, 220),

@@ -40,7 +40,7 @@ class FilmState(TypedDict, total=False):
     bridges: dict[str, Any]  # scene id -> {path, frames}: a generated transition into that scene
     timeline: str
     subtitles: dict[str, str]
-    extras: dict[str, str]  # other files made from the timeline: contact sheet, OTIO
+    extras: Annotated[dict[str, str], _merge]  # other files: film.otio (timeline), contact sheet (assemble)
     film: str
     loudness: dict[str, Any]
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -213,8 +214,7 @@ class Nodes:
         write_text(self.c.run.timeline, timeline.to_json())
         subs = write_subtitles(timeline, fmt, self.c.run.film.with_suffix(""))
         root = self.c.run.root
-        extras = {"contact_sheet": write_contact_sheet(timeline, root, root / "contact_sheet.png"),
-                  "otio": write_otio(timeline, root, root / "film.otio")}
+        extras = {"otio": write_otio(timeline, root, root / "film.otio")}
         self._event("timeline", "done", detail=f"{float(timeline.duration):.1f}s, {len(timeline.cues)} captions")
         return {"timeline": self.c.run.rel(self.c.run.timeline),
                 "subtitles": {k: self.c.run.rel(v) for k, v in subs.items()},
@@ -227,10 +227,14 @@ class Nodes:
         timeline = Timeline.from_json((root / state["timeline"]).read_text(encoding="utf-8"))
         ass = root / state["subtitles"]["ass"]
         total = timeline.frames
-        stats = assemble(timeline, self.c.format, root, self.c.ffmpeg, ass, self.c.run.film,
-                         on_frame=lambda n: self._event("assemble", "step", min(n, total), total))
+        # The contact sheet decodes shot files beside the encode (its loudness pass leaves a core idle).
+        with ThreadPoolExecutor(1) as pool:
+            sheet = pool.submit(write_contact_sheet, timeline, root, root / "contact_sheet.png")
+            stats = assemble(timeline, self.c.format, root, self.c.ffmpeg, ass, self.c.run.film,
+                             on_frame=lambda n: self._event("assemble", "step", min(n, total), total))
+            sheet = sheet.result()
         self._event("assemble", "done")
-        return {"film": self.c.run.rel(self.c.run.film),
+        return {"film": self.c.run.rel(self.c.run.film), "extras": {"contact_sheet": self.c.run.rel(sheet)},
                 "loudness": {k: stats[k] for k in ("input_i", "input_tp", "target_offset") if k in stats}}
 
 
