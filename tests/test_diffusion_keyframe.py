@@ -275,8 +275,8 @@ def test_factory_without_weights_offline_says_what_to_download(tmp_path):
     with pytest.raises(MissingDependencyError) as info:
         create_renderer("sdxl+svd", offline=True)
     message = info.value.message
-    assert "huggingface-cli download stabilityai/stable-diffusion-xl-base-1.0" in message
-    assert "huggingface-cli download stabilityai/stable-video-diffusion-img2vid-xt" in message
+    assert "hf download stabilityai/stable-diffusion-xl-base-1.0" in message
+    assert "hf download stabilityai/stable-video-diffusion-img2vid-xt" in message
     with pytest.raises(MissingDependencyError, match="--model-path"):
         create_renderer("sdxl+svd", offline=True, model_path=tmp_path / "models")
 
@@ -335,3 +335,29 @@ def test_a_shot_longer_than_one_video_call_is_continued_by_the_video_model(pipes
     assert not np.array_equal(np.asarray(calls[1]["image"]), np.asarray(calls[0]["image"]))
     # The tail moves: it is generated, not the first call's last frame held.
     assert np.abs(np.diff(frames[-ctx.format.fps:], axis=0)).mean() > 0.5
+
+
+@pytest.mark.slow
+def test_a_film_from_an_edited_screenplay_applies_its_shot_edit(pipes, tmp_path):
+    """The Mora recipe in a film: a person writes `edit:` on one shot of the plan; only that shot's
+    keyframe goes through the instruction-edit model, which loads when that shot comes up."""
+    import moviefactory as mf
+    from moviefactory.screenplay.validation import dump_screenplay
+
+    sp = tiny_screenplay()
+    edited_shot = sp.scenes[1].shots[0].model_copy(update={"edit": "make it night"})
+    scenes = list(sp.scenes)
+    scenes[1] = scenes[1].model_copy(update={"shots": (edited_shot, *scenes[1].shots[1:])})
+    plan = tmp_path / "plan.yaml"
+    dump_screenplay(sp.model_copy(update={"scenes": tuple(scenes)}), plan)
+    image_model, video_model, edit_model = tiny_models()
+    loads = []
+    renderer = KeyframeVideoRenderer(Recorder(pipes["image"]), Recorder(pipes["video"]), image_model=image_model,
+                                     video_model=video_model, edit_model=edit_model, decode_chunk_size=2,
+                                     edit_loader=lambda: (loads.append(1), Recorder(pipes["edit"]))[1])
+    result = mf.render(plan, renderer=renderer, format="vertical", draft=True, music="none", sfx="none",
+                       output=tmp_path / "runs")
+    frames, fps = video_frames(result.video)
+    assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
+    assert loads == [1] and [c["prompt"] for c in renderer.edit_pipe.calls] == ["make it night"]
+    assert len(renderer.image_pipe.calls) == len(sp.shots())  # every shot painted its keyframe

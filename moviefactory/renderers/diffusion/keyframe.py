@@ -215,7 +215,7 @@ def load_models(models: list[ModelEntry], *, model_path=None, offline: bool = Fa
                                  dtype=settings.get("dtype"))
         except MissingDependencyError as exc:
             if len(models) > 1:
-                needed = "; ".join(f"{m.name}: huggingface-cli download {m.id} (about {m.download_gb:g} GB)"
+                needed = "; ".join(f"{m.name}: hf download {m.id} (about {m.download_gb:g} GB)"
                                    for m in models)
                 exc = MissingDependencyError(f"{exc.message}. This renderer needs {needed}", stage=exc.stage)
             raise exc from None
