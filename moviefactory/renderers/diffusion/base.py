@@ -182,7 +182,12 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
                                      "transformers accelerate") from None
     import transformers
 
-    transformers.logging.set_verbosity_error()  # library chatter is not the user's business
+    # Library chatter (loading bars, prompt-truncation notes) is not the user's business: our own
+    # progress display says what is happening.
+    transformers.logging.set_verbosity_error()
+    diffusers.utils.logging.set_verbosity_error()
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
     cls_name = (model.i2v_pipeline if image_to_video and model.i2v_pipeline else
                 model.v2v_pipeline if video_to_video and model.v2v_pipeline else model.pipeline)
     cls = getattr(diffusers, cls_name)
