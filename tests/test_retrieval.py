@@ -305,3 +305,21 @@ def test_laion_checkpoint_needs_laion_clap(tmp_path):
     ckpt.write_bytes(b"not really a checkpoint")
     with pytest.raises(MissingDependencyError, match="laion_clap"):
         load_clap(ckpt)
+
+
+def test_a_screenplays_mood_word_finds_the_library_word_it_stands_for(monkeypatch):
+    """The offline and LLM writers say "adventurous", "wistful", "curious"; the library's tags say
+    heroic, melancholic, playful. configs/synonyms.yaml bridges them, at half weight."""
+    from moviefactory.audio import retrieval
+    from moviefactory.audio.sources import library_opener
+
+    music = library_opener("music", "default")()
+    picks = {q: music.search(q, k=1)[0].item.mood
+             for q in ("adventurous accordion fiddle strings", "wistful solo cello piano",
+                       "curious marimba acoustic guitar", "serene guqin bamboo flute")}
+    assert picks == {"adventurous accordion fiddle strings": "heroic", "wistful solo cello piano": "melancholic",
+                     "curious marimba acoustic guitar": "playful", "serene guqin bamboo flute": "calm"}
+    # a track tagged with the query's own word still outranks one reached through a synonym
+    assert music.search("epic heroic", k=1)[0].item.mood in ("epic", "heroic")
+    monkeypatch.setattr(retrieval, "synonyms", lambda: {})
+    assert music.search("adventurous accordion fiddle strings", k=1)[0].item.mood != "heroic"

@@ -14,6 +14,7 @@ Nothing here downloads: models load with `local_files_only=True` unless a caller
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -22,9 +23,11 @@ from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
+import yaml
 
 from ..errors import InputError, MissingDependencyError
 from ..registry import Registry
+from ..resources import configs_dir
 from .index import TEXT_MODEL, decode_audio, load_embeddings
 from .library import AudioItem, Hit, file_sha256, read_items
 
@@ -95,8 +98,30 @@ def _item_terms(item: AudioItem) -> list[str]:
     return tokenize(item.title) + tokenize(item.description) + 2 * tokenize(tags)
 
 
+SYNONYM_WEIGHT = 0.5  # a synonym counts this much of the word the query used
+
+
+@functools.cache
+def synonyms() -> dict[str, tuple[str, ...]]:
+    """configs/synonyms.yaml as stems: a screenplay's word -> the library words it stands for."""
+    data = yaml.safe_load((configs_dir() / "synonyms.yaml").read_text(encoding="utf-8")) or {}
+    return {_stem(word.lower()): tuple(t for s in words for t in tokenize(s)) for word, words in data.items()}
+
+
+def expand(tokens: list[str]) -> dict[str, float]:
+    """Query term counts with each word's synonyms added at SYNONYM_WEIGHT (never above the word's own)."""
+    counts: dict[str, float] = dict(Counter(tokens))
+    extra: dict[str, float] = {}
+    for token in counts:
+        for syn in synonyms().get(token, ()):
+            if syn not in counts:
+                extra[syn] = max(extra.get(syn, 0.0), SYNONYM_WEIGHT)
+    return {**extra, **counts}
+
+
 class TextRetriever:
-    """TF-IDF (1 + log tf, smoothed idf) with cosine scoring; needs no model."""
+    """TF-IDF (1 + log tf, smoothed idf) with cosine scoring, the query widened by configs/synonyms.yaml;
+    needs no model."""
 
     name = "text"
     model_id = TEXT_MODEL
@@ -123,9 +148,11 @@ class TextRetriever:
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
         """Items sharing words with `text`, best first; items with nothing in common are not returned."""
-        counts = Counter(tokenize(text))
+        counts = expand(tokenize(text))
         unseen = math.log(1 + self._n) + 1.0  # idf of a word no item has: it only lowers every score
-        query = self._unit({t: (1 + math.log(c)) * self._idf.get(t, unseen) for t, c in counts.items()})
+        # a synonym's weight (< 1) scales its term directly; a word said c >= 1 times gets 1 + log c
+        query = self._unit({t: (1 + math.log(c) if c >= 1 else c) * self._idf.get(t, unseen)
+                            for t, c in counts.items()})
         scored = []
         for n, doc in enumerate(self._docs):
             score = sum(w * doc.get(t, 0.0) for t, w in query.items())
