@@ -361,3 +361,42 @@ def test_a_film_from_an_edited_screenplay_applies_its_shot_edit(pipes, tmp_path)
     assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
     assert loads == [1] and [c["prompt"] for c in renderer.edit_pipe.calls] == ["make it night"]
     assert len(renderer.image_pipe.calls) == len(sp.shots())  # every shot painted its keyframe
+
+
+class RaisesFirst(Recorder):
+    """The real pipeline, after raising the queued errors on its first calls."""
+
+    def __init__(self, pipe, *errors):
+        super().__init__(pipe)
+        self.errors = list(errors)
+
+    def __call__(self, **kwargs):
+        if self.errors:
+            self.calls.append(kwargs)
+            raise self.errors.pop(0)
+        return super().__call__(**kwargs)
+
+
+def test_out_of_memory_retries_once_leaner_with_the_same_noise(pipes, ffmpeg, tmp_path):
+    import torch
+
+    image_model, video_model, _ = tiny_models()
+    shot, ctx = context(ffmpeg)
+    clean = make_renderer(pipes).render(shot, ctx, tmp_path / "clean.mp4")
+    oom = torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 3.00 GiB")
+    renderer = KeyframeVideoRenderer(Recorder(pipes["image"]), RaisesFirst(pipes["video"], oom),
+                                     image_model=image_model, video_model=video_model, decode_chunk_size=8)
+    retried = renderer.render(shot, ctx, tmp_path / "retried.mp4")
+    assert renderer.decode_chunk_size == 2  # a quarter as many frames decoded at once, for later shots too
+    assert renderer.video_pipe.calls[-1]["decode_chunk_size"] == 2
+    assert np.array_equal(decoded(retried.path), decoded(clean.path))  # the same shot: fresh generators
+
+    twice = KeyframeVideoRenderer(Recorder(pipes["image"]), RaisesFirst(pipes["video"], oom, oom),
+                                  image_model=image_model, video_model=video_model, decode_chunk_size=8)
+    with pytest.raises(RenderError, match=r"ran out of GPU memory.*--vram 12"):
+        twice.render(shot, ctx, tmp_path / "x.mp4")
+    other = KeyframeVideoRenderer(Recorder(pipes["image"]), RaisesFirst(pipes["video"], ValueError("bad shape")),
+                                  image_model=image_model, video_model=video_model)
+    with pytest.raises(RenderError, match="ValueError: bad shape"):
+        other.render(shot, ctx, tmp_path / "y.mp4")
+    assert len(other.video_pipe.calls) == 1  # other errors are not retried

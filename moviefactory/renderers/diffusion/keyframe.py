@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from ...config import Format, load_format
-from ...errors import InputError, MissingDependencyError, RenderError
+from ...errors import InputError, MissingDependencyError, MovieFactoryError, RenderError
 from ...screenplay import Scene, Screenplay, Shot, Voice
 from ..base import Clip, RenderContext, register_renderer
 from .adapters import AdapterSpec, adapters_for, apply_adapter
@@ -102,29 +102,68 @@ class KeyframeVideoRenderer:
         # 1. Check inputs
         edit_instruction = (edit_instruction or shot.edit).strip() or None
         self.check_inputs(shot, ctx, edit_instruction, keyframe)
-        fmt = ctx.format
         with self._lock:
             if edit_instruction and self.edit_pipe is None:
                 self.edit_pipe, self._edit_loader = self._edit_loader(), None
-            # 2. Prompts: the character bible, verbatim, keeps people the same from shot to shot
-            prompts = keyframe_prompts(shot, ctx)
-            # 3. Keyframe at the format's aspect, in the domain adapter's look
-            if keyframe is None:
-                apply_adapter(self.image_pipe, self.adapters.get(fmt.name))
-                keyframe = self.paint(prompts, fmt, ctx.seed)
-            # 4. Optional instruction edit ("make it night")
-            if edit_instruction:
-                keyframe = self.edit(keyframe, edit_instruction, ctx.seed)
-            # 5. Animate under motion control
-            seconds = ctx.frames / ctx.fps
-            frames = self.animate_keyframe(keyframe, shot.motion, seconds, fmt, ctx.seed, prompt=prompts.prompt,
-                                           upscale=ctx.upscale)
-            # 5b. Long shot (StreamingT2V): the video model continues its own last frames, chunk by chunk
-            wanted = math.ceil(float(seconds) * self.video_model.fps)
-            if wanted > len(to_uint8_frames(frames)):
-                frames = self.extend_frames(frames, wanted, shot.motion, prompts, ctx.seed)
+            try:
+                frames = self._generate(shot, ctx, edit_instruction, keyframe)
+            except Exception as exc:  # noqa: BLE001 - out of memory retries once, leaner; the rest is an error
+                self._raise_unless_oom(exc, shot, ctx)
+                self._leaner()
+                try:
+                    frames = self._generate(shot, ctx, edit_instruction, keyframe)
+                except Exception as again:  # noqa: BLE001
+                    self._raise_unless_oom(again, shot, ctx)
+                    raise RenderError(
+                        f"{self.name} ran out of GPU memory on shot {shot.id}, also with CPU offload and "
+                        f"decode_chunk_size={self.decode_chunk_size}: use a lower tier (--vram 12) or render at draft "
+                        "size (--draft)", stage="render", scene=ctx.scene.id,
+                        stderr=str(again).splitlines()[0] if str(again) else None) from again
         # 6. Encode: the film's size and rate, exactly ctx.frames frames
         return write_clip(frames, self.video_model.fps, ctx, out)
+
+    def _generate(self, shot: Shot, ctx: RenderContext, edit_instruction: str | None, keyframe):
+        """Steps 2-5 of `render`: the shot's frames at the video model's rate (fresh generators each time)."""
+        fmt = ctx.format
+        # 2. Prompts: the character bible, verbatim, keeps people the same from shot to shot
+        prompts = keyframe_prompts(shot, ctx)
+        # 3. Keyframe at the format's aspect, in the domain adapter's look
+        if keyframe is None:
+            apply_adapter(self.image_pipe, self.adapters.get(fmt.name))
+            keyframe = self.paint(prompts, fmt, ctx.seed)
+        # 4. Optional instruction edit ("make it night")
+        if edit_instruction:
+            keyframe = self.edit(keyframe, edit_instruction, ctx.seed)
+        # 5. Animate under motion control
+        seconds = ctx.frames / ctx.fps
+        frames = self.animate_keyframe(keyframe, shot.motion, seconds, fmt, ctx.seed, prompt=prompts.prompt,
+                                       upscale=ctx.upscale)
+        # 5b. Long shot (StreamingT2V): the video model continues its own last frames, chunk by chunk
+        wanted = math.ceil(float(seconds) * self.video_model.fps)
+        if wanted > len(to_uint8_frames(frames)):
+            frames = self.extend_frames(frames, wanted, shot.motion, prompts, ctx.seed)
+        return frames
+
+    def _raise_unless_oom(self, exc: Exception, shot: Shot, ctx: RenderContext) -> None:
+        from .t2v import is_out_of_memory
+
+        if isinstance(exc, MovieFactoryError):
+            raise exc  # already says what is wrong (a missing adapter, an edit without a model)
+        if not is_out_of_memory(exc):
+            raise RenderError(f"{self.name} failed on shot {shot.id}: {type(exc).__name__}: {exc}", stage="render",
+                              scene=ctx.scene.id) from exc
+
+    def _leaner(self) -> None:
+        """After running out of memory: free what is cached, decode a quarter as many frames at once,
+        and (on a GPU) keep each model on the CPU until it runs. Later shots stay lean too."""
+        from .t2v import _free_gpu_memory
+
+        _free_gpu_memory()
+        self.decode_chunk_size = max(1, (self.decode_chunk_size or 8) // 4)
+        if self.device.startswith("cuda"):
+            for pipe in (self.image_pipe, self.video_pipe, self.edit_pipe):
+                if pipe is not None and hasattr(pipe, "enable_model_cpu_offload"):
+                    pipe.enable_model_cpu_offload()
 
     def check_inputs(self, shot: Shot, ctx: RenderContext, edit_instruction: str | None, keyframe) -> None:
         where = {"stage": "render", "scene": ctx.scene.id}
