@@ -6,6 +6,7 @@ the registry's entries build and render.
 """
 from __future__ import annotations
 
+import functools
 import math
 from pathlib import Path
 
@@ -136,3 +137,40 @@ def test_registry_entry_is_a_scene_renderer_and_renders(name, pipes, tmp_path, f
     assert clip.path == out and video_frames(out) == (10, 24.0)
     assert _decode(out).shape == (10, 200, 480, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mp4"], "renderer left scratch files"
+
+
+@pytest.mark.parametrize("name, how", [("hunyuanvideo", "latents"), ("cogvideox", "CogVideoXVideoToVideoPipeline")])
+def test_long_shots_continue_for_these_families_too(name, how, pipes, tmp_path, ffmpeg, monkeypatch):
+    """HunyuanVideo has no image/video-to-video sibling: its own pipeline continues the shot from the
+    encoded last frames (SDEdit in latent space). CogVideoX continues through its video-to-video one."""
+    from dataclasses import replace
+
+    import diffusers
+
+    pipe = pipes[name]
+    cls = type(pipe) if how == "latents" else getattr(diffusers, how)
+    calls = []
+    real = cls.__call__
+
+    @functools.wraps(real)  # keeps the signature the renderer reads
+    def recording(self, *args, **kwargs):
+        calls.append(kwargs)
+        return real(self, *args, **kwargs)
+
+    monkeypatch.setattr(cls, "__call__", recording)
+    model = replace(tiny_model(name), max_frames=9)  # one call makes 9 frames
+    renderer = TextToVideoRenderer(pipe, model)
+    ctx = _ctx(ffmpeg, "widescreen", frames=36)  # 1.5 s at 24 fps
+    clip = renderer.render(ctx.scene.shots[0], ctx, tmp_path / "long.mp4")
+
+    frames = _decode(clip.path).astype(int)
+    assert frames.shape[0] == 36 and video_frames(clip.path) == (36, 24)
+    continued = [c for c in calls if ("latents" in c if how == "latents" else "video" in c)]
+    assert len(continued) >= 1
+    if how == "latents":
+        first = calls[0]
+        assert first.get("latents") is None  # chunk 1 from text alone
+        for c in continued:
+            assert c["sigmas"][0] == pytest.approx(0.8) and c["num_inference_steps"] == len(c["sigmas"])
+            assert c["latents"].shape[2] == (c["num_frames"] - 1) // 4 + 1  # the encoded window, held
+    assert np.abs(np.diff(frames[-8:], axis=0)).mean() > 0.5  # the tail is generated, not a held frame

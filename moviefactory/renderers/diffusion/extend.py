@@ -226,17 +226,76 @@ class DiffusersVideoToVideoGenerator:
         if condition is None:
             raise InputError("continuing a shot video-to-video needs its last frames", stage="render")
         w, h = self.size
-        window = resize_frames(to_uint8_frames(condition), (h, w))
-        n = max(self.legal_frames(frames), len(window) + 1)
-        hold = window[-1].astype(np.float32)
-        if anchor is not None:
-            hold = (1 - self.anchor_weight) * hold + self.anchor_weight * _fit(anchor, (h, w)).astype(np.float32)
-        held = np.repeat(hold.round().astype(np.uint8)[None], n - len(window), axis=0)
-        video = [Image.fromarray(f) for f in np.concatenate([window, held])]
+        held = _held_window(condition, anchor, (h, w), self.legal_frames(frames), self.anchor_weight)
+        video = [Image.fromarray(f) for f in held]
         result = self.pipe(video=video, prompt=prompt, negative_prompt=self.negative_prompt, height=h, width=w,
                            num_inference_steps=self.steps, strength=self.strength, output_type="np",
                            generator=torch.Generator(device="cpu").manual_seed(seed), **self.call_kwargs)
         return to_uint8_frames(result.frames)[:frames]
+
+
+class FlowLatentVideoToVideoGenerator:
+    """A `ConditionedGenerator` for a flow-matching text-to-video pipeline with no image- or
+    video-to-video sibling but `latents=` and `sigmas=` arguments (HunyuanVideoPipeline): SDEdit in
+    latent space. The chunk's input video (the overlap window, then its last frame held with some of
+    the anchor mixed in, as `DiffusersVideoToVideoGenerator` builds it) is encoded with the
+    pipeline's own VAE, noised to the first sigma of a schedule that starts at `strength`, and
+    denoised from there by the same pipeline call a text-to-video shot makes.
+    """
+
+    def __init__(self, pipe, *, size: tuple[int, int], steps: int = 30, strength: float = 0.8,
+                 anchor_weight: float = 0.25, legal_frames: Callable[[int], int] | None = None,
+                 negative_prompt: str | None = None, call_kwargs: Mapping[str, Any] | None = None) -> None:
+        params = set(inspect.signature(pipe.__call__).parameters)
+        if not {"latents", "sigmas"} <= params or not hasattr(getattr(pipe, "vae", None), "encode"):
+            raise ConfigError(f"{type(pipe).__name__} takes no starting latents and sigmas: it cannot continue a shot")
+        if not 0 < strength <= 1:
+            raise ConfigError(f"strength must be in (0, 1], not {strength}")
+        self.pipe, self.size, self.strength, self.anchor_weight = pipe, size, strength, anchor_weight
+        self.steps = max(2, round(steps * strength))  # SDEdit runs the part of the schedule it starts in
+        self.legal_frames = legal_frames or (lambda n: n)
+        self.negative_prompt = negative_prompt if "negative_prompt" in params else None
+        self.call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if k in params}
+
+    def generate(self, prompt: str, *, frames: int, condition: np.ndarray | None, anchor: np.ndarray | None,
+                 seed: int) -> np.ndarray:
+        import torch
+
+        if condition is None:
+            raise InputError("continuing a shot in latent space needs its last frames", stage="render")
+        w, h = self.size
+        video = _held_window(condition, anchor, (h, w), self.legal_frames(frames), self.anchor_weight)
+        generator = torch.Generator(device="cpu").manual_seed(seed)
+        vae = self.pipe.vae
+        pixels = torch.from_numpy(video).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0  # (1, 3, T, H, W)
+        with torch.no_grad():
+            encoded = vae.encode(pixels.to(device=vae.device, dtype=vae.dtype)).latent_dist.sample(generator)
+        latents = encoded.float().cpu() * vae.config.scaling_factor
+        sigmas = np.linspace(self.strength, 0.0, self.steps + 1)[:-1].tolist()
+        # The scheduler may shift the sigmas it is given: noise to the level it will really start at.
+        scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
+        scheduler.set_timesteps(sigmas=sigmas)
+        first = float(scheduler.sigmas[0])
+        noise = torch.randn(latents.shape, generator=generator)
+        start = (1.0 - first) * latents + first * noise
+        result = self.pipe(prompt=prompt, height=h, width=w, num_frames=len(video), num_inference_steps=self.steps,
+                           sigmas=sigmas, latents=start, output_type="np", generator=generator,
+                           **({"negative_prompt": self.negative_prompt} if self.negative_prompt else {}),
+                           **self.call_kwargs)
+        return to_uint8_frames(result.frames)[:frames]
+
+
+def _held_window(condition: np.ndarray, anchor: np.ndarray | None, shape: tuple[int, int], frames: int,
+                 anchor_weight: float) -> np.ndarray:
+    """The overlap window at `shape` (height, width), then its last frame (with `anchor_weight` of the
+    anchor mixed in) held to `frames` frames in all (at least one held frame)."""
+    window = resize_frames(to_uint8_frames(condition), shape)
+    n = max(frames, len(window) + 1)
+    hold = window[-1].astype(np.float32)
+    if anchor is not None:
+        hold = (1 - anchor_weight) * hold + anchor_weight * _fit(anchor, shape).astype(np.float32)
+    held = np.repeat(hold.round().astype(np.uint8)[None], n - len(window), axis=0)
+    return np.concatenate([window, held])
 
 
 def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int, int], fps: Fraction | float,

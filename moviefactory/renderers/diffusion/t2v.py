@@ -97,7 +97,7 @@ class TextToVideoRenderer:
 
         # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
         wanted = math.ceil(float(seconds) * rate)
-        if wanted > len(video) and (self.model.i2v_pipeline or self.model.v2v_pipeline):
+        if wanted > len(video) and self.can_extend():
             video = self._extend(video, wanted, prompt, negative_prompt, (width, height), controls, ctx.seed)
 
         # 6. Write: scaled, retimed and cut or held to exactly ctx.frames
@@ -109,25 +109,37 @@ class TextToVideoRenderer:
         import diffusers
 
         from .base import to_uint8_frames
-        from .extend import DiffusersImageToVideoGenerator, DiffusersVideoToVideoGenerator, extend
+        from .extend import (DiffusersImageToVideoGenerator, DiffusersVideoToVideoGenerator,
+                             FlowLatentVideoToVideoGenerator, extend)
 
+        chunk = self.model.max_frames
         twin = self.model.i2v_pipeline or self.model.v2v_pipeline
-        if self._twin is None:
+        if twin and self._twin is None:
             self._twin = getattr(diffusers, twin)(**{k: v for k, v in self.pipe.components.items()
                                                      if k in _init_params(getattr(diffusers, twin))})
             self._twin.set_progress_bar_config(disable=True)
-        chunk = self.model.max_frames
         if self.model.i2v_pipeline:
             gen = DiffusersImageToVideoGenerator(self._twin, size=size, steps=self.steps, multiple=self.model.multiple,
                                                  legal_frames=self.model.legal_frames, negative_prompt=negative,
                                                  device=self.device, call_kwargs=dict(controls))
-        else:
+        elif self.model.v2v_pipeline:
             gen = DiffusersVideoToVideoGenerator(self._twin, size=size, steps=self.steps,
                                                  legal_frames=self.model.legal_frames, negative_prompt=negative,
                                                  call_kwargs={"guidance_scale": self.guidance, **controls})
+        else:  # the text-to-video pipeline itself, started from the encoded frames (HunyuanVideo)
+            gen = FlowLatentVideoToVideoGenerator(self.pipe, size=size, steps=self.steps,
+                                                  legal_frames=self.model.legal_frames, negative_prompt=negative,
+                                                  call_kwargs={"guidance_scale": self.guidance, **controls})
         with self._lock:
             return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed,
                           first=to_uint8_frames(video))
+
+    def can_extend(self) -> bool:
+        """A long shot can be continued: an image- or video-to-video sibling of the same weights, or a
+        pipeline that starts from given latents on a given schedule."""
+        if self.model.i2v_pipeline or self.model.v2v_pipeline:
+            return True
+        return {"latents", "sigmas"} <= set(inspect.signature(self.pipe.__call__).parameters)
 
     def check_inputs(self, shot: Shot, ctx: RenderContext) -> None:
         width, height = ctx.size
