@@ -174,3 +174,22 @@ def test_long_shots_continue_for_these_families_too(name, how, pipes, tmp_path, 
             assert c["sigmas"][0] == pytest.approx(0.8) and c["num_inference_steps"] == len(c["sigmas"])
             assert c["latents"].shape[2] == (c["num_frames"] - 1) // 4 + 1  # the encoded window, held
     assert np.abs(np.diff(frames[-8:], axis=0)).mean() > 0.5  # the tail is generated, not a held frame
+
+
+def test_catalogue_call_arguments_reach_the_pipeline(pipes, tmp_path, ffmpeg, monkeypatch):
+    """HunyuanVideo's negatives count only with true CFG: the catalogue's `call` block passes
+    true_cfg_scale, and raising it there makes the negative prompt change the picture."""
+    from dataclasses import replace
+
+    pipe, ctx = pipes["hunyuanvideo"], _ctx(ffmpeg)
+    shot = ctx.scene.shots[0]
+    assert tiny_model("hunyuanvideo").call == {"true_cfg_scale": 1.0}
+    out = {}
+    for label, call, negative in (("off", 1.0, "people"), ("off2", 1.0, "storm clouds"),
+                                  ("on", 4.0, "people"), ("on2", 4.0, "storm clouds")):
+        model = replace(tiny_model("hunyuanvideo"), call={"true_cfg_scale": call})
+        clip = TextToVideoRenderer(pipe, model).render(shot.model_copy(update={"negative_prompt": negative}), ctx,
+                                                       tmp_path / f"{label}.mp4")
+        out[label] = _decode(clip.path).astype(int)
+    assert np.array_equal(out["off"], out["off2"])  # without true CFG the negative prompt is ignored
+    assert np.abs(out["on"] - out["on2"]).mean() > 0.5  # with it, the negative prompt matters

@@ -48,6 +48,7 @@ class ModelEntry:
     i2v_pipeline: str | None = None  # the same weights continuing from a frame (long shots)
     v2v_pipeline: str | None = None  # the same weights re-denoising a video (long shots without an i2v twin)
     motion: dict[str, Any] = field(default_factory=dict)
+    call: dict[str, Any] = field(default_factory=dict)  # extra arguments for every call of the pipeline
 
     def legal_frames(self, wanted: int) -> int:
         """The smallest frame count the model accepts that is >= wanted (capped at max_frames)."""

@@ -68,6 +68,8 @@ class TextToVideoRenderer:
         w, h = self.model.size
         token = (f"t2v-{VERSION}:{self.model.id}:{w}x{h}:steps={self.steps}:guidance={self.guidance:g}"
                  f":{self.settings.get('dtype', 'float32')}")
+        if self.model.call:  # model-specific call arguments change the frames too
+            token += f":{sorted(self.model.call.items())}"
         return "|".join([token, *(f"{fmt}={spec.token()}" for fmt, spec in sorted(self.adapters.items()))])
 
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip:
@@ -92,7 +94,7 @@ class TextToVideoRenderer:
         # 5. Generate (a fresh generator per attempt, so a retry after OOM makes the same shot)
         kwargs = dict(prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
                       num_frames=num_frames, num_inference_steps=self.steps, guidance_scale=self.guidance,
-                      output_type="np", **controls)
+                      output_type="np", **self.model.call, **controls)
         video = self._generate(kwargs, ctx.seed, shot, ctx, self.adapters.get(ctx.format.name))
 
         # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
