@@ -244,7 +244,7 @@ def doctor() -> None:
 
 
 # The other command groups add themselves to `app` when imported.
-from . import cli_clips, cli_sound  # noqa: E402,F401
+from . import cli_batch, cli_clips, cli_sound  # noqa: E402,F401  (they add their commands to `app`)
 
 
 def main() -> None:

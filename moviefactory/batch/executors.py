@@ -1,0 +1,104 @@
+"""The executor seam: how a batch's films get made. Each executor takes picklable jobs
+({theme, options}) and yields (index, outcome) as films finish, in whatever order they finish.
+
+- `local`: in this process one film after another (workers=1), or a pool of `workers` processes
+  (spawned: a film's memory and threads end with its process).
+- `ray`: one Ray task per film on a cluster (or a local Ray started here), `gpus_per_film` GPUs
+  each; Ray is an optional extra (`pip install 'moviefactory[ray]'`).
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+import socket
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+
+from ..errors import MissingDependencyError, MovieFactoryError
+from ..registry import Registry
+
+Job = dict[str, Any]
+Outcome = dict[str, Any]
+
+
+def make_one(job: Job) -> Outcome:
+    """Make one film; never raises: a failure is an outcome with its one-line error (and exit code)."""
+    from ..api import make_film
+
+    worker = f"{socket.gethostname()}:{os.getpid()}"  # where the film was made (batch.json says)
+    try:
+        result = make_film(job["theme"], **job["options"])
+    except MovieFactoryError as exc:
+        return {"status": "failed", "error": exc.one_line(), "exit_code": exc.exit_code, "worker": worker}
+    except Exception as exc:  # noqa: BLE001 - one film's bug must not end the batch
+        return {"status": "failed", "error": f"internal error: {type(exc).__name__}: {exc}", "exit_code": 70,
+                "worker": worker}
+    return {"status": "made", "run_id": result.run_id, "video": str(result.video), "duration": result.duration,
+            "worker": worker}
+
+
+@runtime_checkable
+class Executor(Protocol):
+    name: str
+
+    def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
+        ...
+
+
+_REGISTRY: Registry = Registry("executor", ("moviefactory.batch.executors",))
+register_executor = _REGISTRY.register
+executor_names = _REGISTRY.names
+create_executor = _REGISTRY.create
+
+
+class LocalExecutor:
+    name = "local"
+
+    def __init__(self, workers: int = 1, **_options) -> None:
+        self.workers = max(1, int(workers))
+
+    def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
+        if self.workers == 1 or len(jobs) == 1:
+            for i, job in enumerate(jobs):
+                yield i, make(job)
+            return
+        context = multiprocessing.get_context("spawn")  # no forked copies of threads or loaded models
+        with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context) as pool:
+            futures = {pool.submit(make, job): i for i, job in enumerate(jobs)}
+            for future in as_completed(futures):
+                yield futures[future], future.result()
+
+
+class RayExecutor:
+    name = "ray"
+
+    def __init__(self, workers: int = 1, ray: dict[str, Any] | None = None, **_options) -> None:
+        options = dict(ray or {})
+        self.gpus_per_film = float(options.pop("gpus_per_film", 0))
+        self.cpus_per_film = float(options.pop("cpus_per_film", 1))
+        self.init_options = {"include_dashboard": False, "log_to_driver": False, **options}
+        self.workers = workers
+
+    def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
+        try:
+            import ray
+        except ImportError:
+            raise MissingDependencyError("the ray executor needs Ray: pip install 'moviefactory[ray]'",
+                                         stage="batch") from None
+        started_here = not ray.is_initialized()
+        if started_here:
+            ray.init(**self.init_options)
+        try:
+            task = ray.remote(num_cpus=self.cpus_per_film, num_gpus=self.gpus_per_film, max_retries=0)(make)
+            pending = {task.remote(job): i for i, job in enumerate(jobs)}
+            while pending:
+                done, _ = ray.wait(list(pending), num_returns=1)
+                for ref in done:
+                    yield pending.pop(ref), ray.get(ref)
+        finally:
+            if started_here:
+                ray.shutdown()
+
+
+register_executor("local")(LocalExecutor)
+register_executor("ray")(RayExecutor)
