@@ -153,6 +153,10 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
     from .renderers.diffusion.base import check_weights  # light: no torch, no diffusers
 
     check_weights(settings.renderer, model_path=backend.get("model_path"), offline=bool(backend.get("offline")))
+    spec = settings.extra.get("transitions")
+    if spec and not (isinstance(spec, dict) and "given" in spec):  # the bridge model, before hours of rendering
+        name, path = (spec, None) if isinstance(spec, str) else (spec.get("model"), spec.get("path"))
+        check_weights(name, model_path=path, offline=bool(backend.get("offline")))
     settings = _choose_writer(settings, progress) if writer_name is None else settings.with_overrides(
         writer=writer_name)
     run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))

@@ -71,6 +71,7 @@ def test_shot_file_is_exact_and_generation_fits_the_model(name, fmt_name, pipes,
     shot = ctx.scene.shots[0].model_copy(update={"negative_prompt": "people, crowds"})
 
     clip = renderer.render(shot, ctx, tmp_path / "shot.mp4")
+    assert renderer._twin is None  # one call covered the shot: no continuation, no twin built
 
     # The file is the shot: exactly ctx.frames frames at the film's size and rate.
     frames, fps = video_frames(clip.path)

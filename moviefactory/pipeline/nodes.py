@@ -184,10 +184,11 @@ class Nodes:
             prompt = ", ".join(p for p in (a_shot.prompt or a_shot.description, "then",
                                            b_shot.prompt or b_shot.description, fmt.style_prompt) if p)
             seed = shot_seed(self.c.settings.seed, f"bridge:{scene.id}")
-            generator = generator or self.c.transitions()  # the model loads when the first bridge is due
+            # keyed on the recorded transitions setting, so a finished bridge never loads the model again
             key = cache_key("bridge", a=run.done_key(a_path), b=run.done_key(b_path), frames=overlap, seed=seed,
-                            prompt=prompt, model=getattr(generator, "cache_token", lambda: type(generator).__name__)())
+                            prompt=prompt, model=self.c.settings.extra.get("transitions"), size=[fmt.width, fmt.height])
             if run.cached(path, key) is None:
+                generator = generator or self.c.transitions()  # the model loads when the first bridge is due
                 path.parent.mkdir(parents=True, exist_ok=True)
                 bridge(a_path, a["frames"] - overlap, b_path, overlap - 1, overlap, fmt.frame_rate, path, generator,
                        prompt=prompt, seed=seed, ffmpeg=self.c.ffmpeg)

@@ -111,7 +111,7 @@ def apply_adapter(pipe, spec: AdapterSpec | None) -> None:
             pipe.load_lora_weights(where, adapter_name=spec.name, **({"weight_name": weight_name} if weight_name else {}))
         except (OSError, ValueError) as exc:  # hub repo missing offline, wrong file, weights for another model
             raise ConfigError(f"adapter {spec.name!r} ({spec.path}) cannot be loaded: "
-                              f"{str(exc).splitlines()[0][:160]}") from None
+                              f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
     pipe.enable_lora()
     pipe.set_adapters([spec.name], adapter_weights=[spec.weight])
 
@@ -122,7 +122,8 @@ def _where(spec: AdapterSpec) -> tuple[str, str | None]:
     if path.exists():
         return (str(path.parent), path.name) if path.is_file() else (str(path), None)
     parts = path.as_posix().split("/")
-    if not path.is_absolute() and not path.as_posix().startswith(".") and len(parts) in (2, 3):
+    local_looking = path.is_absolute() or path.as_posix().startswith(".") or Path(parts[0]).is_dir()
+    if not local_looking and len(parts) in (2, 3):
         # owner/repo, or owner/repo/file.safetensors, on the Hugging Face hub
         return "/".join(parts[:2]), (parts[2] if len(parts) == 3 else None)
     raise ConfigError(f"adapter {spec.name!r}: {path} does not exist")

@@ -63,7 +63,8 @@ class ModelEntry:
         if vram_gb is None:
             return 0, {"offload": "none", "dtype": "float32"}
         tiers = sorted(self.vram)
-        fitting = [t for t in tiers if t <= vram_gb + 0.5]
+        # A "24 GB" card reports ~22.5 GiB to torch (an "80 GB" one ~79.2): allow for the difference.
+        fitting = [t for t in tiers if t <= vram_gb * 1.1]
         tier = fitting[-1] if fitting else tiers[0]
         return tier, dict(self.vram[tier])
 
@@ -202,7 +203,7 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
             warnings.simplefilter("ignore", FutureWarning)
             return cls.from_pretrained(where, **kwargs)
     except (OSError, EnvironmentError, ValueError) as exc:
-        raise MissingDependencyError(missing_message(model, where, str(exc).splitlines()[0])) from None
+        raise MissingDependencyError(missing_message(model, where, first_line(exc))) from None
 
 
 def load_for_device(model: ModelEntry, *, source: str | None = None, offline: bool = False,
@@ -219,13 +220,18 @@ def load_for_device(model: ModelEntry, *, source: str | None = None, offline: bo
     return pipe, settings, device
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when it has none."""
+    return (str(exc).splitlines() or [type(exc).__name__])[0]
+
+
 def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:
     """Declare how the pipeline uses memory, from its tier: offload, VAE tiling and slicing."""
     offload = settings.get("offload", "none")
     if device.startswith("cuda") and offload == "model":
-        pipe.enable_model_cpu_offload()
+        pipe.enable_model_cpu_offload(device=device)
     elif device.startswith("cuda") and offload == "sequential":
-        pipe.enable_sequential_cpu_offload()
+        pipe.enable_sequential_cpu_offload(device=device)
     else:
         pipe.to(device)
     vae = getattr(pipe, "vae", None)
@@ -297,6 +303,7 @@ def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: P
            "-crf", str(ctx.format.intermediate.crf), "-movflags", "+faststart", "-an", "-f", "mp4", str(out)]
     with tempfile.TemporaryFile() as errors:
         proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
+        fed = False
         try:
             # The encoder may stop reading early (it has its frames): a closed pipe is not a failure.
             with contextlib.suppress(BrokenPipeError):
@@ -305,9 +312,11 @@ def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: P
                     if upscaler is not None:
                         part = upscaler.upscale(part, factor)
                     proc.stdin.write(np.ascontiguousarray(part).tobytes())
-                proc.stdin.close()
+            fed = True
         finally:
-            if proc.poll() is None and not proc.stdin.closed:
+            with contextlib.suppress(BrokenPipeError):
+                proc.stdin.close()
+            if not fed and proc.poll() is None:
                 proc.kill()  # an upscaler failed mid-way: do not leave the encoder waiting
             code = proc.wait()
         if code != 0:

@@ -268,10 +268,12 @@ class FlowLatentVideoToVideoGenerator:
         generator = torch.Generator(device="cpu").manual_seed(seed)
         vae = self.pipe.vae
         pixels = torch.from_numpy(video).permute(3, 0, 1, 2)[None].float() / 127.5 - 1.0  # (1, 3, T, H, W)
+        # where the pipeline runs (with CPU offload the VAE's own parameters may sit on the CPU or on meta)
+        device = getattr(self.pipe, "_execution_device", None) or vae.device
         with torch.no_grad():
-            encoded = vae.encode(pixels.to(device=vae.device, dtype=vae.dtype)).latent_dist.sample(generator)
+            encoded = vae.encode(pixels.to(device=device, dtype=vae.dtype)).latent_dist.sample(generator)
         latents = encoded.float().cpu() * vae.config.scaling_factor
-        sigmas = np.linspace(self.strength, 0.0, self.steps + 1)[:-1].tolist()
+        sigmas = np.linspace(self._unshifted(self.strength), 0.0, self.steps + 1)[:-1].tolist()
         # The scheduler may shift the sigmas it is given: noise to the level it will really start at.
         scheduler = type(self.pipe.scheduler).from_config(self.pipe.scheduler.config)
         scheduler.set_timesteps(sigmas=sigmas)
@@ -283,6 +285,16 @@ class FlowLatentVideoToVideoGenerator:
                            **({"negative_prompt": self.negative_prompt} if self.negative_prompt else {}),
                            **self.call_kwargs)
         return to_uint8_frames(result.frames)[:frames]
+
+    def _unshifted(self, sigma: float) -> float:
+        """The sigma to give a scheduler that shifts its sigmas (s -> shift*s / (1 + (shift-1)*s)) so that
+        it really starts at `sigma`: with Hunyuan's shift of 7, 0.8 given would start at 0.97 and keep
+        almost nothing of the window."""
+        config = self.pipe.scheduler.config
+        shift = float(config.get("shift", 1.0) or 1.0)
+        if config.get("use_dynamic_shifting") or shift == 1.0:
+            return sigma
+        return sigma / (shift - (shift - 1.0) * sigma)
 
 
 def _held_window(condition: np.ndarray, anchor: np.ndarray | None, shape: tuple[int, int], frames: int,

@@ -105,10 +105,13 @@ class KeyframeVideoRenderer:
         with self._lock:
             if edit_instruction and self.edit_pipe is None:
                 self.edit_pipe, self._edit_loader = self._edit_loader(), None
+            frames = None
             try:
                 frames = self._generate(shot, ctx, edit_instruction, keyframe)
             except Exception as exc:  # noqa: BLE001 - out of memory retries once, leaner; the rest is an error
                 self._raise_unless_oom(exc, shot, ctx)
+                exc.__traceback__ = None  # its frames hold the failed call's GPU tensors
+            if frames is None:  # retried outside the handler, so the failed attempt's memory can be freed
                 self._leaner()
                 try:
                     frames = self._generate(shot, ctx, edit_instruction, keyframe)
@@ -118,7 +121,7 @@ class KeyframeVideoRenderer:
                         f"{self.name} ran out of GPU memory on shot {shot.id}, also with CPU offload and "
                         f"decode_chunk_size={self.decode_chunk_size}: use a lower tier (--vram 12) or render at draft "
                         "size (--draft)", stage="render", scene=ctx.scene.id,
-                        stderr=str(again).splitlines()[0] if str(again) else None) from again
+                        stderr=str(again).splitlines()[0] if str(again) else None) from None
         # 6. Encode: the film's size and rate, exactly ctx.frames frames
         return write_clip(frames, self.video_model.fps, ctx, out)
 

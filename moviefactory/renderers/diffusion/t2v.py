@@ -22,7 +22,7 @@ from ...screenplay import Shot
 from ..base import Clip, RenderContext, register_renderer
 from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
-                   model_frames, weights_installed, write_clip)
+                   model_frames, to_uint8_frames, weights_installed, write_clip)
 
 VERSION = 3  # bump when a change here alters the frames for the same shot, seed and model
 NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
@@ -95,12 +95,17 @@ class TextToVideoRenderer:
         kwargs = dict(prompt=prompt, negative_prompt=negative_prompt, width=width, height=height,
                       num_frames=num_frames, num_inference_steps=self.steps, guidance_scale=self.guidance,
                       output_type="np", **self.model.call, **controls)
-        video = self._generate(kwargs, ctx.seed, shot, ctx, self.adapters.get(ctx.format.name))
+        video = to_uint8_frames(self._generate(kwargs, ctx.seed, shot, ctx, self.adapters.get(ctx.format.name)))
 
         # 5b. Long shot (StreamingT2V): longer than one call -> continue in conditioned, blended chunks
         wanted = math.ceil(float(seconds) * rate)
         if wanted > len(video) and self.can_extend():
-            video = self._extend(video, wanted, prompt, negative_prompt, (width, height), controls, ctx.seed)
+            try:
+                video = self._extend(video, wanted, prompt, negative_prompt, (width, height), controls, ctx.seed)
+            except Exception as exc:  # noqa: BLE001 - the continuation fails like a shot does: one clear line
+                self._raise_unless_oom(exc, shot, ctx)
+                raise self._oom_error(shot, ctx, exc.with_traceback(None), [self.tier], self.tier,
+                                      self.settings) from None
 
         # 6. Write: scaled, retimed and cut or held to exactly ctx.frames
         return write_clip(video, rate, ctx, out)
@@ -110,7 +115,6 @@ class TextToVideoRenderer:
         twin), built from the same loaded components: no second copy of the weights."""
         import diffusers
 
-        from .base import to_uint8_frames
         from .extend import (DiffusersImageToVideoGenerator, DiffusersVideoToVideoGenerator,
                              FlowLatentVideoToVideoGenerator, extend)
 
@@ -120,21 +124,29 @@ class TextToVideoRenderer:
             self._twin = getattr(diffusers, twin)(**{k: v for k, v in self.pipe.components.items()
                                                      if k in _init_params(getattr(diffusers, twin))})
             self._twin.set_progress_bar_config(disable=True)
+        # every chunk is called as the first was: the same guidance and model-specific arguments
+        call = {"guidance_scale": self.guidance, **self.model.call, **controls}
         if self.model.i2v_pipeline:
             gen = DiffusersImageToVideoGenerator(self._twin, size=size, steps=self.steps, multiple=self.model.multiple,
                                                  legal_frames=self.model.legal_frames, negative_prompt=negative,
-                                                 device=self.device, call_kwargs=dict(controls))
+                                                 device=self.device, call_kwargs=call)
         elif self.model.v2v_pipeline:
             gen = DiffusersVideoToVideoGenerator(self._twin, size=size, steps=self.steps,
                                                  legal_frames=self.model.legal_frames, negative_prompt=negative,
-                                                 call_kwargs={"guidance_scale": self.guidance, **controls})
+                                                 call_kwargs=call)
         else:  # the text-to-video pipeline itself, started from the encoded frames (HunyuanVideo)
             gen = FlowLatentVideoToVideoGenerator(self.pipe, size=size, steps=self.steps,
                                                   legal_frames=self.model.legal_frames, negative_prompt=negative,
-                                                  call_kwargs={"guidance_scale": self.guidance, **controls})
+                                                  call_kwargs=call)
+        # An image-to-video chunk is conditioned on the window's first frame only, so a long window
+        # would blend two diverging motions: keep overlaps short (at most 8 frames).
         with self._lock:
-            return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed,
-                          first=to_uint8_frames(video))
+            try:
+                return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, min(8, chunk // 4)), seed=seed,
+                              first=to_uint8_frames(video))
+            finally:
+                if hasattr(self.pipe, "maybe_free_model_hooks"):
+                    self.pipe.maybe_free_model_hooks()  # the twin has no offload hooks of its own
 
     def can_extend(self) -> bool:
         """A long shot can be continued: an image- or video-to-video sibling of the same weights, or a
@@ -161,7 +173,8 @@ class TextToVideoRenderer:
                 return self._call(kwargs, seed)
             except Exception as exc:  # noqa: BLE001 - sorted below: OOM retries, the rest becomes a RenderError
                 self._raise_unless_oom(exc, shot, ctx)
-                first = exc
+                # Drop the traceback: its frames hold the failed call's GPU tensors, which the retry needs.
+                first = exc.with_traceback(None)
             failed_tier, failed_settings = self.tier, self.settings
             lower = self.model.lower_tier(self.tier)
             if lower is None:
