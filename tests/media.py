@@ -48,6 +48,12 @@ def video_frames(path: Path) -> tuple[int, float]:
         return count, float(stream.average_rate)
 
 
+def decode_video(path: Path) -> np.ndarray:
+    """Every frame of the first video stream, (T, H, W, 3) uint8 RGB."""
+    with av.open(str(path)) as c:
+        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+
+
 def frame_at(path: Path, t: float) -> np.ndarray:
     """The decoded RGB frame shown at time t (seconds)."""
     with av.open(str(path)) as c:

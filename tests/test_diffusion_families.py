@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import functools
 import math
-from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
-from moviefactory.config import load_format
-from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer
+from moviefactory.renderers import SceneRenderer, create_renderer
 from moviefactory.renderers.diffusion.t2v import TextToVideoRenderer
 
-from factories import tiny_screenplay
-from media import video_frames
-from tiny_diffusion import tiny_model
+from media import decode_video, video_frames
+from tiny_diffusion import Recording, shot_context, tiny_model
 from tiny_video_families import tiny_cogvideox, tiny_hunyuan
 
 torch = pytest.importorskip("torch")
@@ -29,36 +25,16 @@ BUILDERS = {"cogvideox": tiny_cogvideox, "hunyuanvideo": tiny_hunyuan}
 PIPELINES = {"cogvideox": "CogVideoXPipeline", "hunyuanvideo": "HunyuanVideoPipeline"}
 
 
-class Recording:
-    """The real pipeline; each call's keyword arguments and the shape of what it returned are kept."""
-
-    def __init__(self, pipe):
-        self.pipe, self.calls, self.outputs = pipe, [], []
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        out = self.pipe(**kwargs)
-        self.outputs.append(np.asarray(out.frames).shape)
-        return out
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
-
-
 @pytest.fixture(scope="module")
 def pipes():
     return {name: build() for name, build in BUILDERS.items()}
 
 
 def _ctx(ffmpeg, fmt_name="vertical", seed=1, frames=9, scene=0):
-    sp = tiny_screenplay()
-    return RenderContext(screenplay=sp, scene=sp.scenes[scene], format=load_format(fmt_name, draft=True), seed=seed,
-                         ffmpeg=ffmpeg, frames=frames)
+    return shot_context(ffmpeg, fmt_name, seed, frames, scene)
 
 
-def _decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+_decode = decode_video
 
 
 def test_the_tiny_pipelines_are_the_catalogues_classes_and_build_reproducibly(pipes):

@@ -9,7 +9,6 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
@@ -21,28 +20,12 @@ from moviefactory.renderers.diffusion.t2v import (T2V_MODELS, TextToVideoRendere
                                                   generation_rate, motion_controls, weights_installed)
 
 from factories import tiny_screenplay
-from media import video_frames
-from tiny_diffusion import tiny_ltx, tiny_model, tiny_wan
+from media import decode_video, video_frames
+from tiny_diffusion import Recording, shot_context, tiny_ltx, tiny_model, tiny_wan
 
 torch = pytest.importorskip("torch")
 
 BUILDERS = {"ltx-video": tiny_ltx, "wan2.1-t2v": tiny_wan}
-
-
-class Recording:
-    """The real pipeline; each call's keyword arguments are kept, and queued errors raised first."""
-
-    def __init__(self, pipe, *errors: Exception):
-        self.pipe, self.calls, self.errors = pipe, [], list(errors)
-
-    def __call__(self, **kwargs):
-        self.calls.append(kwargs)
-        if self.errors:
-            raise self.errors.pop(0)
-        return self.pipe(**kwargs)
-
-    def __getattr__(self, name):
-        return getattr(self.pipe, name)
 
 
 @pytest.fixture(scope="module")
@@ -51,14 +34,10 @@ def pipes():
 
 
 def _ctx(ffmpeg, fmt_name="vertical", seed=1, frames=8, scene=0):
-    sp = tiny_screenplay()
-    return RenderContext(screenplay=sp, scene=sp.scenes[scene], format=load_format(fmt_name, draft=True), seed=seed,
-                         ffmpeg=ffmpeg, frames=frames)
+    return shot_context(ffmpeg, fmt_name, seed, frames, scene)
 
 
-def _decode(path: Path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
+_decode = decode_video
 
 
 @pytest.mark.parametrize("fmt_name", ["vertical", "widescreen"])

@@ -11,6 +11,8 @@ import io
 from dataclasses import replace
 from functools import cache
 
+import numpy as np
+
 from moviefactory.renderers.diffusion.base import ModelEntry, entry
 
 # What the tokenizer is trained on: the words the tests' prompts use, so they tokenize to real pieces.
@@ -110,3 +112,34 @@ def tiny_model(name: str, *, area: tuple[int, int] = (64, 48), steps: int = 2) -
     """The catalogue entry with a toy native size and step count; everything else (multiple, frame
     rule, fps, motion controls, memory tiers) stays the real model's."""
     return replace(entry(name), size=area, steps=steps)
+
+
+class Recording:
+    """The real pipeline; each call's keyword arguments and the shape of its frames are kept, and
+    queued errors are raised first (to stand for running out of GPU memory)."""
+
+    def __init__(self, pipe, *errors: Exception):
+        self.pipe, self.calls, self.outputs, self.errors = pipe, [], [], list(errors)
+
+    def __call__(self, **kwargs):
+        self.calls.append(kwargs)
+        if self.errors:
+            raise self.errors.pop(0)
+        out = self.pipe(**kwargs)
+        self.outputs.append(np.asarray(out.frames).shape)
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self.pipe, name)
+
+
+def shot_context(ffmpeg, fmt_name="vertical", seed=1, frames=8, scene=0):
+    """A draft-size RenderContext for a scene of the tiny screenplay."""
+    from moviefactory.config import load_format
+    from moviefactory.renderers import RenderContext
+
+    from factories import tiny_screenplay
+
+    sp = tiny_screenplay()
+    return RenderContext(screenplay=sp, scene=sp.scenes[scene], format=load_format(fmt_name, draft=True), seed=seed,
+                         ffmpeg=ffmpeg, frames=frames)
