@@ -347,3 +347,15 @@ def test_motion_is_said_in_words_to_a_model_without_motion_controls(pipes, tmp_p
         assert words in calls["wan2.1-t2v"]
     else:
         assert "movement" not in calls["wan2.1-t2v"]
+
+
+def test_one_adapter_name_cannot_stand_for_two_sets_of_weights(tmp_path, ffmpeg):
+    first, second = make_ltx_lora(tmp_path / "a", seed=1), make_ltx_lora(tmp_path / "b", seed=2)
+    config = {"adapters": {"vertical": {"path": str(first), "name": "house"},
+                           "widescreen": {"path": str(second), "name": "house"}}}
+    renderer = create_renderer("ltx-video", pipe=tiny_ltx(), model=tiny_model("ltx-video"), config=config)
+    ctx = _ctx(ffmpeg)
+    renderer.render(ctx.scene.shots[0], ctx, tmp_path / "v.mp4")
+    wide = _ctx(ffmpeg, "widescreen")
+    with pytest.raises(ConfigError, match="two adapters are named 'house'"):
+        renderer.render(wide.scene.shots[0], wide, tmp_path / "w.mp4")

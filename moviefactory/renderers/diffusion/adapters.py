@@ -96,8 +96,9 @@ def loaded_adapters(pipe) -> set[str]:
         return set()
 
 
-def apply_adapter(pipe, spec: AdapterSpec | None) -> None:
-    """Make `spec` the only active adapter of `pipe` (loading it the first time), or none for None."""
+def apply_adapter(pipe, spec: AdapterSpec | None, *, offline: bool = False) -> None:
+    """Make `spec` the only active adapter of `pipe` (loading it the first time), or none for None.
+    `offline`: a hub adapter comes from the local cache only."""
     loaded = loaded_adapters(pipe)
     if spec is None:
         if loaded:
@@ -105,13 +106,20 @@ def apply_adapter(pipe, spec: AdapterSpec | None) -> None:
         return
     if not hasattr(pipe, "load_lora_weights"):
         raise ConfigError(f"adapter {spec.name!r}: {type(pipe).__name__} cannot load LoRA adapters")
+    # which weights each adapter name was loaded from: one name must not stand for two sets of weights
+    sources = pipe.__dict__.setdefault("_moviefactory_adapter_paths", {})
+    if spec.name in loaded and sources.get(spec.name, spec.path) != spec.path:
+        raise ConfigError(f"two adapters are named {spec.name!r} ({sources[spec.name]} and {spec.path}): "
+                          "give each its own `name:`")
     if spec.name not in loaded:
         where, weight_name = _where(spec)
         try:
-            pipe.load_lora_weights(where, adapter_name=spec.name, **({"weight_name": weight_name} if weight_name else {}))
+            pipe.load_lora_weights(where, adapter_name=spec.name, local_files_only=offline,
+                                   **({"weight_name": weight_name} if weight_name else {}))
         except (OSError, ValueError) as exc:  # hub repo missing offline, wrong file, weights for another model
             raise ConfigError(f"adapter {spec.name!r} ({spec.path}) cannot be loaded: "
                               f"{(str(exc).splitlines() or [type(exc).__name__])[0][:160]}") from None
+        sources[spec.name] = spec.path
     pipe.enable_lora()
     pipe.set_adapters([spec.name], adapter_weights=[spec.weight])
 

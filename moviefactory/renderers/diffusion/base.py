@@ -9,6 +9,7 @@ import contextlib
 import json
 import functools
 import math
+import re
 import subprocess
 import tempfile
 import threading
@@ -202,8 +203,13 @@ def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool
             # diffusers 0.42 renames torch_dtype to dtype; older releases know only torch_dtype.
             warnings.simplefilter("ignore", FutureWarning)
             return cls.from_pretrained(where, **kwargs)
-    except (OSError, EnvironmentError, ValueError) as exc:
+    except (OSError, EnvironmentError) as exc:
         raise MissingDependencyError(missing_message(model, where, first_line(exc))) from None
+    except ValueError as exc:  # weights missing, or something else wrong with the folder (wrong model, ...)
+        if re.search(r"not found|does not exist|cannot find|can't find|no such file|local_files_only|offline|"
+                     r"snapshot|does not appear to have|neither a valid local path", str(exc), re.I):
+            raise MissingDependencyError(missing_message(model, where, first_line(exc))) from None
+        raise ConfigError(f"{model.name} cannot be loaded from {where}: {first_line(exc)[:200]}") from None
 
 
 def load_for_device(model: ModelEntry, *, source: str | None = None, offline: bool = False,

@@ -74,13 +74,14 @@ class KeyframeVideoRenderer:
     def __init__(self, image_pipe, video_pipe, *, edit_pipe=None, image_model: ModelEntry, video_model: ModelEntry,
                  edit_model: ModelEntry | None = None, device: str = "cpu",
                  adapters: Mapping[str, AdapterSpec | Mapping | str] | None = None,
-                 decode_chunk_size: int | None = None, edit_loader: Callable[[], Any] | None = None) -> None:
+                 decode_chunk_size: int | None = None, edit_loader: Callable[[], Any] | None = None,
+                 offline: bool = False) -> None:
         self.image_pipe, self.video_pipe, self.edit_pipe = image_pipe, video_pipe, edit_pipe
         # Loads the instruction-edit pipe the first time a shot asks for an edit (None: never).
         self._edit_loader = edit_loader if edit_pipe is None else None
         self.image_model, self.video_model = image_model, video_model
         self.edit_model = edit_model or (entry("instruct-pix2pix") if edit_pipe is not None or edit_loader else None)
-        self.device = device
+        self.device, self.offline = device, offline
         # format name -> the domain adapter applied to the keyframe pipe for shots of that format
         self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
         self.decode_chunk_size = decode_chunk_size  # frames the VAE decodes at once (memory tier); None: all
@@ -88,8 +89,11 @@ class KeyframeVideoRenderer:
         self._lock = threading.Lock()
 
     def cache_token(self) -> str:
+        # everything that changes the frames: models, steps, guidance, precision, frames decoded at once
         parts = [f"{self.name}-{VERSION}", self.image_model.id, str(self.image_model.steps),
-                 self.video_model.id, str(self.video_model.steps)]
+                 f"{self.image_model.guidance:g}", self.video_model.id, str(self.video_model.steps),
+                 f"{self.video_model.guidance:g}", str(getattr(self.video_pipe, "dtype", "")),
+                 f"decode={self.decode_chunk_size}"]
         if self.edit_model is not None:
             parts.append(self.edit_model.id)
         parts += [f"{fmt}={spec.token()}" for fmt, spec in sorted(self.adapters.items())]
@@ -132,7 +136,7 @@ class KeyframeVideoRenderer:
         prompts = keyframe_prompts(shot, ctx)
         # 3. Keyframe at the format's aspect, in the domain adapter's look
         if keyframe is None:
-            apply_adapter(self.image_pipe, self.adapters.get(fmt.name))
+            apply_adapter(self.image_pipe, self.adapters.get(fmt.name), offline=self.offline)
             keyframe = self.paint(prompts, fmt, ctx.seed)
         # 4. Optional instruction edit ("make it night")
         if edit_instruction:
@@ -306,7 +310,7 @@ def create_keyframe_video(*, image_pipe=None, video_pipe=None, edit_pipe=None, m
 
     return KeyframeVideoRenderer(image_pipe, video_pipe, edit_pipe=edit_pipe, image_model=image_entry,
                                  video_model=video_entry, edit_model=edit_entry, device=device, adapters=adapters,
-                                 decode_chunk_size=decode_chunk_size, edit_loader=load_edit)
+                                 decode_chunk_size=decode_chunk_size, edit_loader=load_edit, offline=offline)
 
 
 def _still_format(size: tuple[int, int], fps: int, longest: int = 1920) -> Format:

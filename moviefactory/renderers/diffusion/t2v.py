@@ -42,7 +42,7 @@ class TextToVideoRenderer:
 
     def __init__(self, pipe, model: ModelEntry, *, device: str = "cpu", steps: int | None = None,
                  guidance: float | None = None, tier: int | None = None, settings: dict[str, Any] | None = None,
-                 adapters: Mapping[str, AdapterSpec | Mapping | str] | None = None):
+                 adapters: Mapping[str, AdapterSpec | Mapping | str] | None = None, offline: bool = False):
         if model.task != "t2v":
             raise ConfigError(f"{model.name} is a {model.task!r} model, not text-to-video (t2v)")
         self.steps = model.steps if steps is None else int(steps)
@@ -58,6 +58,7 @@ class TextToVideoRenderer:
         self.pipe, self.model, self.device = pipe, model, str(device)
         self.tier, self.settings = tier or 0, dict(settings)
         self.name = model.name
+        self.offline = offline  # adapters from the hub come from the local cache only
         # format name -> the domain adapter (LoRA) active for shots of that format
         self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
         # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
@@ -168,7 +169,7 @@ class TextToVideoRenderer:
     def _generate(self, kwargs: dict[str, Any], seed: int, shot: Shot, ctx: RenderContext,
                   adapter: AdapterSpec | None = None):
         with self._lock:
-            apply_adapter(self.pipe, adapter)  # the format's look; the i2v twin shares the transformer
+            apply_adapter(self.pipe, adapter, offline=self.offline)  # the format's look; twins share it
             try:
                 return self._call(kwargs, seed)
             except Exception as exc:  # noqa: BLE001 - sorted below: OOM retries, the rest becomes a RenderError
@@ -327,7 +328,7 @@ def _factory(name: str):
         apply_memory(pipe, settings, device)
         pipe.set_progress_bar_config(disable=True)
         return TextToVideoRenderer(pipe, model, device=device, steps=steps, guidance=guidance, tier=tier,
-                                   settings=settings, adapters=adapters)
+                                   settings=settings, adapters=adapters, offline=offline)
 
     create.__name__ = f"create_{name.replace('-', '_').replace('.', '_')}"
     return create
