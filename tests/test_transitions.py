@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import moviefactory as mf
+from moviefactory.renderers import create_renderer
 from moviefactory.errors import InputError
 from moviefactory.renderers.diffusion.connect import FirstLastFrameGenerator
 
@@ -27,13 +28,14 @@ class Straight:
     and can tell it from a crossfade. (The real pipeline class, tiny, runs in test_connect_flf2v.py.)"""
 
     def __init__(self):
-        self.calls = []
+        self.calls, self.events = [], []
 
     def cache_token(self) -> str:
         return "straight-line"
 
     def generate(self, prompt, *, first, last, frames, seed):
         self.calls.append({"prompt": prompt, "frames": frames, "first": first, "last": last})
+        self.events.append("bridge")
         t = np.linspace(0, 1, frames)[:, None, None, None]
         made = ((1 - t) * first[None].astype(float) + t * last[None].astype(float)).round().astype(np.uint8)
         made[1:-1, : first.shape[0] // 8] = MAGENTA
@@ -48,8 +50,11 @@ def decode(path) -> np.ndarray:
 @pytest.fixture(scope="module")
 def bridged(tmp_path_factory):
     gen = Straight()
+    renderer = create_renderer("animatic")
+    renderer.release = lambda: gen.events.append("renderer released")  # a GPU renderer gives its memory back
     result = mf.make_film("A paper boat on a rainy street", format="widescreen", scenes=3, seconds=15, draft=True,
-                          music="none", sfx="none", output=tmp_path_factory.mktemp("runs"), transitions=gen)
+                          music="none", sfx="none", output=tmp_path_factory.mktemp("runs"), transitions=gen,
+                          renderer=renderer)
     return result, gen
 
 
@@ -95,6 +100,11 @@ def test_bridge_prompts_name_both_shots_and_the_run_records_the_generator(bridge
     assert all(", then, " in c["prompt"] for c in gen.calls)
     settings = json.loads((result.run_dir / "run.json").read_text())["settings"]
     assert settings["extra"]["transitions"] == {"given": "straight-line"}
+
+
+def test_the_renderer_gives_back_its_memory_before_the_bridge_model_runs(bridged):
+    _, gen = bridged
+    assert gen.events == ["renderer released", "bridge", "bridge"]
 
 
 def test_resume_keeps_finished_bridges(bridged):

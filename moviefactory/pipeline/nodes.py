@@ -14,6 +14,7 @@ from typing import Any
 
 from ..planner import PlanRequest
 from ..renderers import RenderContext
+from ..renderers.base import release_renderer
 from ..screenplay import NARRATOR, Screenplay, cue_id, line_id
 from ..media.assemble import assemble
 from ..media.contact_sheet import write_contact_sheet
@@ -188,7 +189,9 @@ class Nodes:
             key = cache_key("bridge", a=run.done_key(a_path), b=run.done_key(b_path), frames=overlap, seed=seed,
                             prompt=prompt, model=self.c.settings.extra.get("transitions"), size=[fmt.width, fmt.height])
             if run.cached(path, key) is None:
-                generator = generator or self.c.transitions()  # the model loads when the first bridge is due
+                if generator is None:  # the model loads when the first bridge is due, on a GPU the shots left free
+                    release_renderer(self.c.renderer)
+                    generator = self.c.transitions()
                 path.parent.mkdir(parents=True, exist_ok=True)
                 bridge(a_path, a["frames"] - overlap, b_path, overlap - 1, overlap, fmt.frame_rate, path, generator,
                        prompt=prompt, seed=seed, ffmpeg=self.c.ffmpeg)

@@ -67,6 +67,13 @@ class SceneRenderer(Protocol):
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip: ...
 
 
+def release_renderer(renderer: SceneRenderer) -> None:
+    """Let a renderer give back the memory it holds (GPU renderers have `release()`; others need not)."""
+    release = getattr(renderer, "release", None)
+    if callable(release):
+        release()
+
+
 _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "moviefactory.renderers.diffusion.t2v",
                                            "moviefactory.renderers.diffusion.keyframe"))
 register_renderer = _REGISTRY.register

@@ -172,6 +172,18 @@ class KeyframeVideoRenderer:
                 if pipe is not None and hasattr(pipe, "enable_model_cpu_offload"):
                     pipe.enable_model_cpu_offload()
 
+    def release(self) -> None:
+        """Give the GPU back after the shots (scene bridges load next): each model waits on the CPU
+        until it runs again."""
+        with self._lock:
+            if self.device.startswith("cuda"):
+                for pipe in (self.image_pipe, self.video_pipe, self.edit_pipe):
+                    if pipe is not None and hasattr(pipe, "enable_model_cpu_offload"):
+                        pipe.enable_model_cpu_offload(device=self.device)
+                from .t2v import _free_gpu_memory
+
+                _free_gpu_memory()
+
     def check_inputs(self, shot: Shot, ctx: RenderContext, edit_instruction: str | None, keyframe) -> None:
         where = {"stage": "render", "scene": ctx.scene.id}
         if ctx.frames < 1:

@@ -63,6 +63,7 @@ class TextToVideoRenderer:
         self.adapters = {fmt: AdapterSpec.parse(spec, fmt) for fmt, spec in (adapters or {}).items()}
         # Shots are rendered from several threads; one pipeline (scheduler state, GPU memory) runs one at a time.
         self._lock = threading.Lock()
+        self._released = False  # release() moved the pipeline off the GPU; render() puts it back
         self._twin = None  # the image- or video-to-video twin for long shots, from the same components on first need
 
     def cache_token(self) -> str:
@@ -149,6 +150,18 @@ class TextToVideoRenderer:
                 if hasattr(self.pipe, "maybe_free_model_hooks"):
                     self.pipe.maybe_free_model_hooks()  # the twin has no offload hooks of its own
 
+    def release(self) -> None:
+        """Give the GPU back (the film's other models load after the shots: scene bridges). The next
+        render puts the pipeline back where its tier says."""
+        with self._lock:
+            if self.device.startswith("cuda") and not self._released:
+                if self.settings.get("offload", "none") == "none":
+                    self.pipe.to("cpu")
+                elif hasattr(self.pipe, "maybe_free_model_hooks"):
+                    self.pipe.maybe_free_model_hooks()
+                _free_gpu_memory()
+            self._released = True
+
     def can_extend(self) -> bool:
         """A long shot can be continued: an image- or video-to-video sibling of the same weights, or a
         pipeline that starts from given latents on a given schedule."""
@@ -169,6 +182,9 @@ class TextToVideoRenderer:
     def _generate(self, kwargs: dict[str, Any], seed: int, shot: Shot, ctx: RenderContext,
                   adapter: AdapterSpec | None = None):
         with self._lock:
+            if self._released:
+                apply_memory(self.pipe, self.settings, self.device)
+                self._released = False
             apply_adapter(self.pipe, adapter, offline=self.offline)  # the format's look; twins share it
             try:
                 return self._call(kwargs, seed)
