@@ -221,6 +221,37 @@ def formats() -> None:
             out.print(f"{name:12} {f.width}x{f.height} {f.fps} fps  {f.loudness_lufs} LUFS  {f.description}")
 
 
+@app.command("eval")
+def eval_cmd(
+    film: Path = typer.Argument(..., help="A film (any mp4/mkv/mov), e.g. runs/<run-id>/film.mp4."),
+    format: Optional[str] = typer.Option(None, "--format", help="Check loudness against this preset's target."),
+    target_lufs: Optional[float] = typer.Option(None, "--target-lufs", help="Loudness target (overrides --format)."),
+    subtitles: Optional[Path] = typer.Option(None, "--subtitles", help="Captions to check (default: beside the film)."),
+    json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements here."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when a check fails."),
+) -> None:
+    """Measure a finished film: picture, loudness, cuts, captions' speed and sync; checks with a verdict."""
+    from .config import load_format
+    from .eval import evaluate
+    from .media.files import write_text
+
+    with _errors():
+        target = target_lufs if target_lufs is not None else load_format(format).loudness_lufs if format else None
+        result = evaluate(film, subtitles=subtitles, target_lufs=target)
+        if json_out:
+            import json
+
+            write_text(json_out, json.dumps(result.to_dict(), ensure_ascii=False, indent=1))
+    loud = f"{result.loudness_lufs:.1f} LUFS, LRA {result.loudness_range:.1f}" if result.loudness_lufs is not None \
+        else "no audio"
+    out.print(f"{film}: {result.width}x{result.height} {result.fps:g} fps, {result.duration:.2f} s, {loud}, "
+              f"{len(result.cuts)} cut(s), average shot {result.average_shot:.1f} s", highlight=False, soft_wrap=True)
+    for check in result.checks:
+        mark = "[green]ok[/green]  " if check.ok else "[red]fail[/red]"
+        out.print(f"  {mark} {check.name}: {check.detail}", highlight=False)
+    raise typer.Exit(1 if strict and not result.ok else 0)
+
+
 @app.command()
 def doctor() -> None:
     """Check that ffmpeg, espeak-ng and the caption font are usable here."""
