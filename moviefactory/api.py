@@ -153,10 +153,8 @@ def _prepare(theme: str, options: dict[str, Any], progress: Progress | None,
     from .renderers.diffusion.base import check_weights  # light: no torch, no diffusers
 
     check_weights(settings.renderer, model_path=backend.get("model_path"), offline=bool(backend.get("offline")))
-    spec = settings.extra.get("transitions")
-    if spec and not (isinstance(spec, dict) and "given" in spec):  # the bridge model, before hours of rendering
-        name, path = (spec, None) if isinstance(spec, str) else (spec.get("model"), spec.get("path"))
-        check_weights(name, model_path=path, offline=bool(backend.get("offline")))
+    if bridge_model := _transitions_model(settings):  # the bridge model, before hours of rendering
+        check_weights(bridge_model[0], model_path=bridge_model[1], offline=bool(backend.get("offline")))
     settings = _choose_writer(settings, progress) if writer_name is None else settings.with_overrides(
         writer=writer_name)
     run = open_run_dir(settings.output_dir, run_id_for(theme, settings.cache_view()))
@@ -233,12 +231,19 @@ def _transitions_spec(given: Any) -> Any:
     return given if isinstance(given, str) else {"model": name, "path": str(given["path"]) if given.get("path") else None}
 
 
-def _transitions_opener(settings: Settings, fmt):
-    """Loads the run's first-and-last-frame model when the first scene bridge is due (None: fades)."""
+def _transitions_model(settings: Settings) -> tuple[str, str | None] | None:
+    """(model name, local path) of the run's first-and-last-frame model; None for fades or a given object."""
     spec = settings.extra.get("transitions")
     if not spec or (isinstance(spec, dict) and "given" in spec):
         return None
-    name, path = (spec, None) if isinstance(spec, str) else (spec.get("model"), spec.get("path"))
+    return (spec, None) if isinstance(spec, str) else (spec.get("model"), spec.get("path"))
+
+
+def _transitions_opener(settings: Settings, fmt):
+    """Loads the run's first-and-last-frame model when the first scene bridge is due (None: fades)."""
+    if not (bridge_model := _transitions_model(settings)):
+        return None
+    name, path = bridge_model
     backend = settings.extra.get("renderer_options", {})
 
     def open_generator():

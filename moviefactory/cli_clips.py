@@ -54,7 +54,7 @@ def extend(
     prompt: str = typer.Argument(..., help="What happens next."),
     seconds: float = typer.Option(10.0, "--seconds", help="How much longer."),
     out_file: Path = typer.Option(Path("extended.mp4"), "--out", "-o"),
-    model: str = typer.Option("svd", "--model", help="svd, ltx-video, wan2.1-t2v or cogvideox (`moviefactory models`)."),
+    model: str = typer.Option("svd", "--model", help="svd, ltx-video, wan2.1-t2v, cogvideox or hunyuanvideo (`moviefactory models`)."),
     seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
     """Long-shot extension (StreamingT2V): continue a clip in overlapping, blended chunks (GPU)."""

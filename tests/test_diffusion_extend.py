@@ -12,7 +12,9 @@ from moviefactory.errors import ConfigError, InputError, MissingDependencyError
 from moviefactory.renderers.diffusion.connect import (DiffusersFirstLastFrameGenerator, FirstLastFrameGenerator,
                                                       connect, edit_clip, restyle)
 from moviefactory.renderers.diffusion.extend import (ConditionedGenerator, DiffusersImageToVideoGenerator,
-                                                     blend_weights, extend, extend_clip, load_image_to_video)
+                                                     blend_weights, continuation, extend, extend_clip,
+                                                     load_image_to_video)
+from moviefactory.renderers.diffusion.base import entry
 from moviefactory.renderers.upscale import read_frames, write_frames
 from tiny_svd_extend import tiny_img2img, tiny_svd
 
@@ -160,8 +162,13 @@ def test_svd_anchor_sets_appearance_through_the_image_embedding(svd):
 
 
 def test_catalogue_loader_names_what_is_missing(tmp_path):
-    with pytest.raises(ConfigError, match="hunyuanvideo cannot continue a clip.*image-to-video or video-to-video"):
-        load_image_to_video("hunyuanvideo", clip_size=(768, 320), fps=24)
+    with pytest.raises(ConfigError, match="sdxl cannot continue a clip.*starts from frames"):
+        load_image_to_video("sdxl", clip_size=(768, 320), fps=24)
+    assert [continuation(entry(m)) for m in ("svd", "ltx-video", "wan2.1-t2v", "cogvideox", "hunyuanvideo")] == \
+        ["i2v", "i2v", "v2v", "v2v", "latents"]
+    with pytest.raises(MissingDependencyError, match="hunyuanvideo-community/HunyuanVideo"):
+        load_image_to_video("hunyuanvideo", clip_size=(768, 320), fps=24, model_path=tmp_path, offline=True,
+                            device="cpu")
     with pytest.raises(MissingDependencyError, match="Wan-AI/Wan2.1-T2V-1.3B-Diffusers"):
         load_image_to_video("wan2.1-t2v", clip_size=(768, 320), fps=24, model_path=tmp_path, offline=True,
                             device="cpu")

@@ -13,7 +13,7 @@ own run files: it works on any film.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ FREEZE = "freezedetect=n=-60dB:d=2"  # >= 2 s without change
 CUTS = "scdet=threshold=3"  # scene-change score (0-100) above which a frame starts a new shot (a
 # storyboard's cut between panels of one palette scores ~4; frames inside a shot score < 1)
 SILENCE = "silencedetect=noise=-45dB:d=1.0"  # >= 1 s under -45 dBFS
-MAX_CPS = {"zh": 11.0, "ja": 11.0, "ko": 11.0}  # readable characters per second; others use 21 (Netflix)
+CJK_CPS, LATIN_CPS = 11.0, 21.0  # readable characters per second (Netflix's guidance for CJK and for others)
 
 
 @dataclass(frozen=True)
@@ -88,8 +88,7 @@ def evaluate(film: Path, *, subtitles: Path | None = None, target_lufs: float | 
         cuts=[round(float(t), 3) for t in re.findall(r"lavfi\.scd\.time:\s*([\d.]+)", stderr)])
     subs = subtitles or _beside(film)
     captions = caption_stats(subs, measured.silence) if subs else {}
-    return FilmEval(**{**measured.__dict__, "captions": captions,
-                       "checks": checks(measured, captions, target_lufs, max_true_peak)})
+    return replace(measured, captions=captions, checks=checks(measured, captions, target_lufs, max_true_peak))
 
 
 def _loudness(stderr: str) -> dict[str, float]:
@@ -129,7 +128,7 @@ def caption_stats(path: Path, silence: list[tuple[float, float]]) -> dict[str, A
     events = sorted((e for e in subs.events if not e.is_comment and e.plaintext.strip()), key=lambda e: e.start)
     text = "".join(e.plaintext for e in events)
     cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
-    limit = 11.0 if text and cjk / len(text) > 0.3 else 21.0
+    limit = CJK_CPS if text and cjk / len(text) > 0.3 else LATIN_CPS
     speeds, silent, overlaps = [], [], 0
     for prev, cue in zip([None, *events], events):
         seconds = max(0.001, (cue.end - cue.start) / 1000)

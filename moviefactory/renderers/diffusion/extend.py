@@ -85,6 +85,12 @@ def extend(generator: ConditionedGenerator, prompt: str, total_frames: int, *, c
     return shot[:total_frames]
 
 
+def continuation_overlap(chunk_frames: int) -> int:
+    """Frames each continuation chunk shares with the shot so far. Short: an image-to-video chunk is
+    conditioned on the window's first frame only, so a long window would blend two diverging motions."""
+    return max(2, min(8, chunk_frames // 4))
+
+
 def blend_weights(overlap: int, rng: np.random.Generator, jitter: float = 0.5) -> np.ndarray:
     """StreamingT2V's randomised blending, per frame: weight of the NEW chunk for each overlap frame.
 
@@ -234,7 +240,7 @@ class DiffusersVideoToVideoGenerator:
         return to_uint8_frames(result.frames)[:frames]
 
 
-class FlowLatentVideoToVideoGenerator:
+class FlowLatentVideoToVideoGenerator(DiffusersVideoToVideoGenerator):
     """A `ConditionedGenerator` for a flow-matching text-to-video pipeline with no image- or
     video-to-video sibling but `latents=` and `sigmas=` arguments (HunyuanVideoPipeline): SDEdit in
     latent space. The chunk's input video (the overlap window, then its last frame held with some of
@@ -243,19 +249,14 @@ class FlowLatentVideoToVideoGenerator:
     denoised from there by the same pipeline call a text-to-video shot makes.
     """
 
-    def __init__(self, pipe, *, size: tuple[int, int], steps: int = 30, strength: float = 0.8,
-                 anchor_weight: float = 0.25, legal_frames: Callable[[int], int] | None = None,
-                 negative_prompt: str | None = None, call_kwargs: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, pipe, *, size: tuple[int, int], steps: int = 30, strength: float = 0.8, **options) -> None:
         params = set(inspect.signature(pipe.__call__).parameters)
         if not {"latents", "sigmas"} <= params or not hasattr(getattr(pipe, "vae", None), "encode"):
             raise ConfigError(f"{type(pipe).__name__} takes no starting latents and sigmas: it cannot continue a shot")
-        if not 0 < strength <= 1:
-            raise ConfigError(f"strength must be in (0, 1], not {strength}")
-        self.pipe, self.size, self.strength, self.anchor_weight = pipe, size, strength, anchor_weight
+        super().__init__(pipe, size=size, steps=steps, strength=strength, **options)
         self.steps = max(2, round(steps * strength))  # SDEdit runs the part of the schedule it starts in
-        self.legal_frames = legal_frames or (lambda n: n)
-        self.negative_prompt = negative_prompt if "negative_prompt" in params else None
-        self.call_kwargs = {k: v for k, v in (call_kwargs or {}).items() if k in params}
+        if "negative_prompt" not in params:
+            self.negative_prompt = None
 
     def generate(self, prompt: str, *, frames: int, condition: np.ndarray | None, anchor: np.ndarray | None,
                  seed: int) -> np.ndarray:
@@ -310,24 +311,40 @@ def _held_window(condition: np.ndarray, anchor: np.ndarray | None, shape: tuple[
     return np.concatenate([window, held])
 
 
+def continuation(model: ModelEntry) -> str | None:
+    """How `model` continues frames: 'i2v' (image-to-video pipeline), 'v2v' (video-to-video pipeline),
+    'latents' (its own pipeline takes starting latents and sigmas), or None (it cannot)."""
+    if model.task == "i2v" or model.i2v_pipeline:
+        return "i2v"
+    if model.v2v_pipeline:
+        return "v2v"
+    if model.task != "t2v":
+        return None
+    import diffusers
+
+    call = getattr(diffusers, model.pipeline).__call__
+    return "latents" if {"latents", "sigmas"} <= set(inspect.signature(call).parameters) \
+        else None
+
+
 def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int, int], fps: Fraction | float,
                         model_path: str | Path | None = None, offline: bool = False, device: str | None = None,
                         vram_gb: float | None = None) -> ConditionedGenerator:
     """The catalogue's model as a `ConditionedGenerator` for clips of `clip_size` (width, height) at
-    `fps`: its image-to-video pipeline, or else its video-to-video one (Wan, CogVideoX), loaded at
-    the GPU's memory tier, generating at the clip's aspect near the model's native pixel count, with
-    the model's steps, guidance and frame rule.
-    `model_path`: a folder with one sub-folder per catalogue name, or None for the hub id."""
+    `fps`: its image-to-video pipeline, or else its video-to-video one (Wan, CogVideoX), or else the
+    text-to-video pipeline itself started from encoded frames (HunyuanVideo); loaded at the GPU's
+    memory tier, generating at the clip's aspect near the model's native pixel count, with the
+    model's steps, guidance and frame rule. `model_path`: that model's own folder (as for `make`)."""
     from .t2v import generation_rate, motion_controls
 
     m = model if isinstance(model, ModelEntry) else entry(model)
-    video_to_video = m.task != "i2v" and not m.i2v_pipeline
-    if video_to_video and not m.v2v_pipeline:
-        raise ConfigError(f"{m.name} cannot continue a clip; extending needs an image-to-video or video-to-video "
-                          "model (svd, ltx-video, wan2.1-t2v, cogvideox)")
-    source = str(Path(model_path) / m.name) if model_path else None
-    pipe, settings, device = load_for_device(m, source=source, offline=offline, device=device, vram_gb=vram_gb,
-                                             image_to_video=not video_to_video, video_to_video=video_to_video)
+    kind = continuation(m)
+    if kind is None:
+        raise ConfigError(f"{m.name} cannot continue a clip; extending needs a video model that starts from frames "
+                          "(svd, ltx-video, wan2.1-t2v, cogvideox, hunyuanvideo)")
+    pipe, settings, device = load_for_device(m, source=str(model_path) if model_path else None, offline=offline,
+                                             device=device, vram_gb=vram_gb, image_to_video=kind == "i2v",
+                                             video_to_video=kind == "v2v")
     params = inspect.signature(pipe.__call__).parameters
     kwargs: dict[str, Any] = motion_controls(m, 0.5, generation_rate(m, Fraction(fps)))
     kwargs["max_guidance_scale" if "max_guidance_scale" in params else "guidance_scale"] = m.guidance
@@ -335,9 +352,9 @@ def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int
         kwargs["decode_chunk_size"] = settings["decode_chunk_size"]
     w, h = clip_size
     size = generation_size(m, Format(name="clip", width=max(16, w), height=max(16, h), fps=max(1, round(fps))))
-    if video_to_video:
-        return DiffusersVideoToVideoGenerator(pipe, size=size, steps=m.steps, legal_frames=m.legal_frames,
-                                              call_kwargs=kwargs)
+    if kind != "i2v":
+        cls = DiffusersVideoToVideoGenerator if kind == "v2v" else FlowLatentVideoToVideoGenerator
+        return cls(pipe, size=size, steps=m.steps, legal_frames=m.legal_frames, call_kwargs={**m.call, **kwargs})
     return DiffusersImageToVideoGenerator(pipe, size=size, steps=m.steps, multiple=m.multiple,
                                           legal_frames=m.legal_frames, device=device, call_kwargs=kwargs)
 

@@ -200,7 +200,7 @@ class KeyframeVideoRenderer:
     def extend_frames(self, frames, wanted: int, motion: float, prompts: Prompts, seed: int):
         """Continue an animated keyframe to `wanted` frames with the same video model, each chunk
         starting from the last frames so far and held to the first chunk by its anchor frame."""
-        from .extend import DiffusersImageToVideoGenerator, extend
+        from .extend import DiffusersImageToVideoGenerator, continuation_overlap, extend
 
         first = to_uint8_frames(frames)
         chunk = self.video_model.max_frames
@@ -208,9 +208,20 @@ class KeyframeVideoRenderer:
             self.video_pipe, size=(first.shape[2], first.shape[1]), steps=self.video_model.steps,
             multiple=self.video_model.multiple, legal_frames=self.video_model.legal_frames,
             negative_prompt=prompts.negative or None, device=self.device,
-            call_kwargs=_video_controls(self, motion, chunk))
-        return extend(gen, prompts.prompt, wanted, chunk_frames=chunk, overlap=max(2, chunk // 4), seed=seed + 3,
-                      first=first)
+            call_kwargs=self._video_call(motion, chunk))
+        return extend(gen, prompts.prompt, wanted, chunk_frames=chunk, overlap=continuation_overlap(chunk),
+                      seed=seed + 3, first=first)
+
+    def _video_call(self, motion: float, frames: int) -> dict[str, Any]:
+        """The video model's guidance, decode chunk and motion controls (bucket, fps) for a call."""
+        model, controls = self.video_model, self.video_model.motion
+        kwargs: dict[str, Any] = {"max_guidance_scale": model.guidance,
+                                  "decode_chunk_size": min(self.decode_chunk_size or frames, frames)}
+        if "bucket_range" in controls:
+            kwargs[controls.get("bucket_argument", "motion_bucket_id")] = motion_bucket(model, motion)
+        if controls.get("fps_argument"):
+            kwargs[controls["fps_argument"]] = model.fps
+        return kwargs
 
     def paint(self, prompts: Prompts, fmt: Format, seed: int):
         width, height = generation_size(self.image_model, fmt)
@@ -235,21 +246,10 @@ class KeyframeVideoRenderer:
         kwargs: dict[str, Any] = dict(
             image=_fit(image, (width, height)), width=width, height=height, num_frames=num_frames,
             num_inference_steps=self.video_model.steps, generator=_generator(seed, 2), output_type="np",
-            **_video_controls(self, motion, num_frames))
+            **self._video_call(motion, num_frames))
         if prompt and "prompt" in inspect.signature(self.video_pipe).parameters:
             kwargs["prompt"] = prompt  # image-to-video models with text conditioning; SVD has none
         return self.video_pipe(**kwargs).frames
-
-
-def _video_controls(renderer: "KeyframeVideoRenderer", motion: float, frames: int) -> dict[str, Any]:
-    controls, model = renderer.video_model.motion, renderer.video_model
-    kwargs: dict[str, Any] = {"max_guidance_scale": model.guidance,
-                              "decode_chunk_size": min(renderer.decode_chunk_size or frames, frames)}
-    if "bucket_range" in controls:
-        kwargs[controls.get("bucket_argument", "motion_bucket_id")] = motion_bucket(model, motion)
-    if controls.get("fps_argument"):
-        kwargs[controls["fps_argument"]] = model.fps
-    return kwargs
 
 
 def _source(model_path: str | Path | Mapping[str, str | Path] | None, model: ModelEntry) -> str | None:

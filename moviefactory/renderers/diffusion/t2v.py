@@ -118,7 +118,7 @@ class TextToVideoRenderer:
         import diffusers
 
         from .extend import (DiffusersImageToVideoGenerator, DiffusersVideoToVideoGenerator,
-                             FlowLatentVideoToVideoGenerator, extend)
+                             FlowLatentVideoToVideoGenerator, continuation_overlap, extend)
 
         chunk = self.model.max_frames
         twin = self.model.i2v_pipeline or self.model.v2v_pipeline
@@ -140,11 +140,9 @@ class TextToVideoRenderer:
             gen = FlowLatentVideoToVideoGenerator(self.pipe, size=size, steps=self.steps,
                                                   legal_frames=self.model.legal_frames, negative_prompt=negative,
                                                   call_kwargs=call)
-        # An image-to-video chunk is conditioned on the window's first frame only, so a long window
-        # would blend two diverging motions: keep overlaps short (at most 8 frames).
         with self._lock:
             try:
-                return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=max(2, min(8, chunk // 4)), seed=seed,
+                return extend(gen, prompt, wanted, chunk_frames=chunk, overlap=continuation_overlap(chunk), seed=seed,
                               first=to_uint8_frames(video))
             finally:
                 if hasattr(self.pipe, "maybe_free_model_hooks"):
