@@ -29,6 +29,10 @@ def _sec(t: Fraction | float) -> str:
     return f"{float(t):.6f}"
 
 
+# The AAC encoder's own overshoot (inter-sample peaks after lossy coding) adds up to ~1 dB to the
+# peak loudnorm leaves; aim that much under the format's ceiling so the film itself meets it.
+CODEC_HEADROOM_DB = 1.0
+
 # Music dips this far under speech, quickly when a line starts and slowly after it ends.
 DUCK = dict(threshold=0.02, ratio=8, attack=40, release=600, knee=4)
 
@@ -100,7 +104,7 @@ def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str
     if not timeline.audio:
         return None
     graph = _audio_graph(timeline, run_dir, fmt).filter(
-        "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db, LRA=11, print_format="json")
+        "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db - CODEC_HEADROOM_DB, LRA=11, print_format="json")
     args = graph.output("-", f="null").get_args()
     stderr = run_ffmpeg(ffmpeg, args, stage="assemble")
     found = re.findall(r"\{[^{}]*\}", stderr)
@@ -179,7 +183,7 @@ def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, 
     audio = _audio_graph(timeline, run_dir, fmt)
     if loudness:
         audio = audio.filter(
-            "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db, LRA=11,
+            "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db - CODEC_HEADROOM_DB, LRA=11,
             measured_I=loudness["input_i"], measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
             measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true")
     rate = fmt.encoder.sample_rate
