@@ -1,17 +1,15 @@
-"""Format presets (configs/formats/*.yaml) and run settings (configs/default.yaml + --config)."""
+"""Format presets (configs/formats/*.yaml, the user's config dir first): everything that differs between a
+cinema film and a vertical short, as data."""
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field, replace
 from fractions import Fraction
-from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
-from .resources import configs_dir
+from .resources import config_names, config_path
+from .yamlfile import read_yaml
 
 
 class _Frozen(BaseModel):
@@ -103,14 +101,15 @@ class Format(_Frozen):
 
 
 def format_names() -> list[str]:
-    return sorted(p.stem for p in (configs_dir() / "formats").glob("*.yaml"))
+    return config_names("formats")
 
 
 def load_format(name: str, *, draft: bool = False, upscale: int = 1) -> Format:
-    path = configs_dir() / "formats" / f"{name}.yaml"
+    """The preset `name` (the user's config dir first), at draft size or super-resolved size if asked."""
+    path = config_path(f"formats/{name}.yaml")
     if not path.is_file():
         raise ConfigError(f"unknown format {name!r}; choose one of: {', '.join(format_names())}")
-    data = _read_yaml(path)
+    data = read_yaml(path, "format preset")
     try:
         fmt = Format.model_validate(data)
     except ValidationError as exc:
@@ -118,91 +117,3 @@ def load_format(name: str, *, draft: bool = False, upscale: int = 1) -> Format:
         raise ConfigError(f"{path}: {'.'.join(map(str, first['loc']))}: {first['msg']}") from None
     fmt = fmt.upscaled_by(upscale)
     return fmt.drafted() if draft else fmt
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Run settings after merging configs/default.yaml, a --config file and command-line flags."""
-
-    output_dir: Path = Path("runs")  # where run directories go
-    format: str = "widescreen"  # preset name in configs/formats/
-    language: str = "auto"  # 'en', 'zh' or 'auto' (from the theme's script)
-    scenes: int | None = None  # number of scenes; None lets the writer decide from `seconds`
-    seconds: float = 45.0  # target film length
-    seed: int = 7  # drives every random choice, so a run is reproducible
-    draft: bool = False  # render at the preset's draft_scale
-    writer: str = "auto"  # screenwriter registry name; auto: 'llm' when one is configured, else 'offline'
-    llm_model: str | None = None  # model name on the OpenAI-compatible server (--llm)
-    llm_base_url: str | None = None  # server URL (--llm-base-url); None: OPENAI_BASE_URL or api.openai.com
-    renderer: str = "animatic"  # scene renderer registry name
-    tts: str = "espeak"  # speech backend registry name
-    voice: str | None = None  # the narrator's voice id for that engine (None: the screenplay's choice)
-    music: str = "default"  # music library: 'default', 'none', or an index folder made by `music index`
-    sfx: str = "default"  # sound-effect library: 'default', 'none', or an index folder
-    ffmpeg: str | None = None  # ffmpeg binary; None: imageio-ffmpeg's
-    workers: int | None = None  # parallel shot renders; None: CPU count
-    extra: dict[str, Any] = field(default_factory=dict)  # backend-specific keys, passed through
-
-    def with_overrides(self, **overrides: Any) -> "Settings":
-        clean = {k: v for k, v in overrides.items() if v is not None}
-        if "output_dir" in clean:
-            clean["output_dir"] = Path(clean["output_dir"])
-        return replace(self, **clean)
-
-    @property
-    def worker_count(self) -> int:
-        return self.workers or max(1, os.cpu_count() or 1)
-
-    def cache_view(self) -> dict[str, Any]:
-        """The settings that change what a run makes (they go into the run id)."""
-        return {
-            "format": self.format, "language": self.language, "scenes": self.scenes,
-            "seconds": self.seconds, "seed": self.seed, "draft": self.draft, "writer": self.writer,
-            "llm_model": self.llm_model, "llm_base_url": self.llm_base_url,
-            "renderer": self.renderer, "tts": self.tts, "voice": self.voice, "music": self.music, "sfx": self.sfx,
-            "extra": _without_secrets(self.extra),
-        }
-
-
-_SECRET = ("key", "secret", "token", "password")
-
-
-def _without_secrets(value: Any) -> Any:
-    """Config values fit for run files: anything named like a credential is dropped."""
-    if isinstance(value, dict):
-        return {k: _without_secrets(v) for k, v in value.items() if not any(s in str(k).lower() for s in _SECRET)
-                or str(k).lower().endswith("_env")}
-    return value
-
-
-_FIELDS = {f for f in Settings.__dataclass_fields__ if f != "extra"}
-
-
-def load_settings(config_file: Path | None = None) -> Settings:
-    data = _read_yaml(configs_dir() / "default.yaml")
-    if config_file is not None:
-        if not config_file.is_file():
-            raise ConfigError(f"config file {config_file} does not exist")
-        user = _read_yaml(config_file)
-        if not isinstance(user, dict):
-            raise ConfigError(f"{config_file}: expected a mapping of settings")
-        data.update(user)
-    known = {k: v for k, v in data.items() if k in _FIELDS}
-    extra = {k: v for k, v in data.items() if k not in _FIELDS}
-    try:
-        settings = Settings(**known, extra=extra)
-        settings = settings.with_overrides(output_dir=settings.output_dir)
-        if settings.seconds is not None and not (5 <= float(settings.seconds) <= 3600):
-            raise ConfigError(f"seconds must be between 5 and 3600, got {settings.seconds}")
-    except TypeError as exc:
-        raise ConfigError(f"bad settings: {exc}") from None
-    return settings
-
-
-def _read_yaml(path: Path) -> Any:
-    try:
-        return yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except OSError as exc:
-        raise ConfigError(f"cannot read {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path} is not valid YAML: {str(exc).splitlines()[0]}") from None

@@ -135,7 +135,7 @@ def test_cli_batch_run_reports_each_film_and_exits_with_the_worst(tmp_path):
     assert made.endswith("film.mp4") and "A paper boat on a rainy street: " in made
     assert_film(made.split(": ", 1)[1], json.loads((tmp_path / "out" / "shorts" / "batch.json").read_text())
                 ["films"][0]["duration"])
-    assert "failed x: --scenes must be between" in proc.stdout and "1/2 films made" in proc.stdout
+    assert "failed x: scenes: must be between 1 and 40" in proc.stdout and "1/2 films made" in proc.stdout
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: shorts\nfilms: [{theme: A cat, colour: red}]\n", encoding="utf-8")
     proc = subprocess.run([sys.executable, "-m", "moviefactory", "batch", "run", str(bad)], capture_output=True,

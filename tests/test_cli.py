@@ -20,7 +20,7 @@ def run(*args: str, cwd=None) -> subprocess.CompletedProcess:
     (["make", "A cat", "--lang", "fr"], "unknown language 'fr'"),
     (["make", "A cat", "--renderer", "nope"], "unknown renderer 'nope'"),
     (["make", "A cat", "--tts", "nope"], "unknown TTS engine 'nope'"),
-    (["make", "A cat", "--scenes", "0"], "--scenes must be between"),
+    (["make", "A cat", "--scenes", "0"], "--scenes: must be between 1 and 40"),
     (["make", "A cat", "--config", "does-not-exist.yaml"], "does not exist"),
     (["resume", "no-such-run"], "no run 'no-such-run'"),
 ])
@@ -60,7 +60,7 @@ def test_make_reads_a_config_file_and_flags_win(tmp_path):
     import av
 
     config = tmp_path / "short.yaml"
-    config.write_text("format: vertical\ndraft: true\nscenes: 2\nseconds: 10\nformat_unused_key: 1\n")
+    config.write_text("format: vertical\ndraft: true\nscenes: 2\nseconds: 10\n")
     proc = run("make", "A paper boat on a rainy street", "--config", str(config), "--seed", "3",
                "--output", str(tmp_path / "runs"), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
@@ -130,7 +130,7 @@ def test_clip_tools_connect_upscale_interpolate(tmp_path, ffmpeg):
     (["--renderer", "sdxl+svd", "--model-path", "no-weights"], "hf download stabilityai/stable-diffusion-xl-base-1.0"),
     (["--transitions", "ltx-video"], "--transitions takes a first-and-last-frame model"),
     (["--transitions", "wan2.1-flf2v", "--offline"], "hf download Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"),
-    (["--upscale", "3"], "--upscale and --interpolate take 2 or 4"),
+    (["--upscale", "3"], "--upscale: takes 2 or 4"),
     (["--interpolator", "nope"], "unknown interpolator 'nope'"),
     (["--upscale-weights", "nowhere.pth"], "--upscale-weights:"),
 ])

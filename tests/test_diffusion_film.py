@@ -87,5 +87,5 @@ def test_a_learned_interpolator_with_its_weights_serves_every_shot(tmp_path, mon
     assert fps == 30 and abs(frames / fps - result.duration) <= 1 / fps
     assert len(loads) == 1 and loads[0]["weights"] == str(weights.resolve())  # once per run, not per shot
     assert len(calls) >= 2 and all(factor == 2 for _, factor in calls)  # every shot went through it
-    post = json.loads((result.run_dir / "run.json").read_text())["settings"]["extra"]["post"]
-    assert post["interpolator"] == "rife" and post["interpolate_weights"] == str(weights.resolve())
+    recorded = json.loads((result.run_dir / "run.json").read_text())["options"]
+    assert recorded["interpolator"] == "rife" and recorded["interpolate_weights"] == str(weights.resolve())

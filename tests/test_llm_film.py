@@ -57,5 +57,5 @@ def test_a_model_server_that_is_down_is_one_clear_line(tmp_path):
 
 def _fast_config(tmp_path):
     config = tmp_path / "fast.yaml"
-    config.write_text("llm:\n  max_retries: 0\n  timeout: 5\n")
+    config.write_text("llm_max_retries: 0\nllm_timeout: 5\n")
     return config

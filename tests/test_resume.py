@@ -57,7 +57,8 @@ def test_resume_after_a_crash_keeps_finished_shots(tmp_path):
     assert 1 <= len(done) <= 3
     assert not (run_dir / "film.mp4").exists()
 
-    result = mf.resume_film(run_dir.name, output=tmp_path)
+    # The run was made with a renderer object: resume asks for it again (the same token: the same shots).
+    result = mf.resume_film(run_dir.name, output=tmp_path, renderer=create_renderer("animatic"))
     assert result.resumed
     assert {p: _finished_shots(run_dir)[p] for p in done} == done, "a finished shot was rendered again"
     frames, fps = video_frames(result.video)

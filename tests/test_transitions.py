@@ -11,7 +11,7 @@ import pytest
 
 import moviefactory as mf
 from moviefactory.renderers import create_renderer
-from moviefactory.errors import InputError
+from moviefactory.errors import InputError, RenderError
 from moviefactory.renderers.diffusion.connect import FirstLastFrameGenerator
 
 from media import video_frames
@@ -27,13 +27,15 @@ class Straight:
     magenta band across the top of every frame between them, so the test knows every frame it made
     and can tell it from a crossfade. (The real pipeline class, tiny, runs in test_connect_flf2v.py.)"""
 
-    def __init__(self):
-        self.calls, self.events = [], []
+    def __init__(self, fail_after: int | None = None):
+        self.calls, self.events, self.fail_after = [], [], fail_after
 
     def cache_token(self) -> str:
         return "straight-line"
 
     def generate(self, prompt, *, first, last, frames, seed):
+        if self.fail_after is not None and len(self.calls) >= self.fail_after:
+            raise RenderError("simulated crash in the middle of the bridges", stage="connect")
         self.calls.append({"prompt": prompt, "frames": frames, "first": first, "last": last})
         self.events.append("bridge")
         t = np.linspace(0, 1, frames)[:, None, None, None]
@@ -47,14 +49,17 @@ def decode(path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]).astype(int)
 
 
+FILM = dict(format="widescreen", scenes=3, seconds=15, draft=True, seed=1, music="none", sfx="none")  # seed 1:
+# two scene joins that fade, so two bridges
+
+
 @pytest.fixture(scope="module")
 def bridged(tmp_path_factory):
     gen = Straight()
     renderer = create_renderer("animatic")
     renderer.release = lambda: gen.events.append("renderer released")  # a GPU renderer gives its memory back
-    result = mf.make_film("A paper boat on a rainy street", format="widescreen", scenes=3, seconds=15, draft=True,
-                          music="none", sfx="none", output=tmp_path_factory.mktemp("runs"), transitions=gen,
-                          renderer=renderer)
+    result = mf.make_film("A paper boat on a rainy street", output=tmp_path_factory.mktemp("runs"), transitions=gen,
+                          renderer=renderer, **FILM)
     return result, gen
 
 
@@ -98,8 +103,9 @@ def _previous(timeline, clip):
 def test_bridge_prompts_name_both_shots_and_the_run_records_the_generator(bridged):
     result, gen = bridged
     assert all(", then, " in c["prompt"] for c in gen.calls)
-    settings = json.loads((result.run_dir / "run.json").read_text())["settings"]
-    assert settings["extra"]["transitions"] == {"given": "straight-line"}
+    recorded = json.loads((result.run_dir / "run.json").read_text())
+    assert recorded["components"]["transitions"] == "Straight:straight-line"  # the object's token, in the run id
+    assert recorded["options"]["transitions"] is None
 
 
 def test_the_renderer_gives_back_its_memory_before_the_bridge_model_runs(bridged):
@@ -107,13 +113,25 @@ def test_the_renderer_gives_back_its_memory_before_the_bridge_model_runs(bridged
     assert gen.events == ["renderer released", "bridge", "bridge"]
 
 
-def test_resume_keeps_finished_bridges(bridged):
-    result, gen = bridged
-    before = {p: p.stat().st_mtime_ns for p in (result.run_dir / "bridges").glob("*.mp4")}
-    assert len(before) == 2
-    again = mf.resume_film(result.run_id, output=result.run_dir.parent)
-    assert again.video == result.video
-    assert {p: p.stat().st_mtime_ns for p in (result.run_dir / "bridges").glob("*.mp4")} == before
+def test_a_run_stopped_among_its_bridges_resumes_keeping_the_finished_one(tmp_path):
+    with pytest.raises(RenderError, match="simulated crash"):
+        mf.make_film("A paper boat on a rainy street", output=tmp_path, transitions=Straight(fail_after=1),
+                     renderer=create_renderer("animatic"), **FILM)
+    run_dir = next(tmp_path.iterdir())
+    [first] = [p for p in (run_dir / "bridges").glob("*.mp4")]
+    kept = (first.stat().st_ino, first.stat().st_mtime_ns)
+    assert not (run_dir / "film.mp4").exists()
+    with pytest.raises(InputError, match="made with a (renderer|transitions) object"):
+        mf.resume_film(run_dir.name, output=tmp_path)  # a name cannot rebuild the object: say so, change nothing
+    gen = Straight()
+    again = mf.resume_film(run_dir.name, output=tmp_path, transitions=gen, renderer=create_renderer("animatic"))
+    assert len(gen.calls) == 1  # only the bridge that was missing
+    assert (first.stat().st_ino, first.stat().st_mtime_ns) == kept
+    assert len(list((run_dir / "bridges").glob("*.mp4"))) == 2
+    frames, _ = video_frames(again.video)
+    timeline = json.loads((run_dir / "timeline.json").read_text())
+    assert abs(frames - Fraction(timeline["duration"]) * Fraction(timeline["fps"])) <= 1
+    assert sum(1 for c in timeline["video"] if c["bridge"]) == 2
 
 
 def test_transitions_must_name_a_first_and_last_frame_model(tmp_path):

@@ -24,13 +24,11 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from ..errors import InputError
+from ..options import FIELDS
 from ..screenplay.validation import _line_of, describe_errors
 
-# make_film options a batch may set (paths and components are not among them: a batch is data)
-FILM_OPTIONS = frozenset({
-    "format", "lang", "scenes", "seconds", "seed", "draft", "config", "llm", "llm_base_url", "tts", "voice",
-    "music", "sfx", "renderer", "model_path", "offline", "vram", "upscale", "interpolate", "upscaler",
-    "interpolator", "upscale_weights", "interpolate_weights", "transitions"})
+# make_film options a batch may set: every film option, and a config file
+FILM_OPTIONS = frozenset({*FIELDS, "config"})
 
 
 def _known(options: dict[str, Any], where: str) -> dict[str, Any]:

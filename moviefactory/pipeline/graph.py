@@ -16,7 +16,8 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.types import Send
 
-from ..config import Format, Settings
+from ..config import Format
+from ..options import FilmOptions
 from ..planner import Screenwriter
 from ..renderers import SceneRenderer
 from ..audio import TTSBackend
@@ -51,12 +52,13 @@ class Components:
     renderer: SceneRenderer
     tts: TTSBackend
     format: Format
-    settings: Settings
+    options: FilmOptions
     run: RunDir
     ffmpeg: str
     music: Callable[[], AudioRetriever | None] | None = None  # opened when the sound stage runs
     sfx: Callable[[], AudioRetriever | None] | None = None
     transitions: Callable[[], Any] | None = None  # opens a first-and-last-frame generator for scene bridges
+    transitions_token: Any = None  # what the bridges are keyed on: the model (and path), or the object's token
     progress: Progress = no_progress
     clock: StageClock = field(default_factory=StageClock)
 

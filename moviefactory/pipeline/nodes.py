@@ -25,6 +25,7 @@ from ..timeline.export import write_otio
 from ..timeline.model import Timeline
 from ..timeline.pacing import fit_to_speech
 from ..timeline.score import SfxRef, TrackRef
+from ..secrets import public_url
 from ..runs import cache_key
 from .progress import Event
 
@@ -51,9 +52,9 @@ class Nodes:
     def plan(self, state: dict[str, Any]) -> dict[str, Any]:
         self._event("plan", "start")
         req = state["request"]
-        if self.c.settings.writer == "llm":
-            self._event("plan", "note", detail=f"writing with {self.c.settings.llm_model} at "
-                                                f"{self.c.settings.llm_base_url or 'api.openai.com'}")
+        if self.c.options.writer == "llm":
+            self._event("plan", "note", detail=f"writing with {self.c.options.llm} at "
+                                                f"{public_url(self.c.options.llm_base_url)}")
         if req.get("screenplay"):
             screenplay = Screenplay.model_validate(req["screenplay"])
         else:
@@ -74,8 +75,8 @@ class Nodes:
         for n, (scene, k, line) in enumerate(lines, 1):
             lid = line_id(scene, k)
             voice = screenplay.voice_of(line.speaker)
-            if line.speaker == NARRATOR and self.c.settings.voice:
-                voice = voice.model_copy(update={"engine": tts.name, "id": self.c.settings.voice})
+            if line.speaker == NARRATOR and self.c.options.voice:
+                voice = voice.model_copy(update={"engine": tts.name, "id": self.c.options.voice})
             path = self.c.run.narration(lid)
             key = cache_key("narration", text=line.text, voice=voice.model_dump(), language=screenplay.language,
                             rate=rate, tts=tts.cache_token())
@@ -107,16 +108,16 @@ class Nodes:
         scene, fmt, renderer = screenplay.scenes[i], self.c.format, self.c.renderer
         shot = scene.shots[j]
         frames = shot_frames(shot.duration, fmt.frame_rate)
-        seed = shot_seed(self.c.settings.seed, shot.id)
+        seed = shot_seed(self.c.options.seed, shot.id)
+        post = post_options(self.c.options)
         bible = {c.name: c.description for c in screenplay.characters if c.name in shot.characters}
         key = cache_key(
             "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.heading, scene.setting, scene.time_of_day, i, j],
-            characters=bible, renderer=[renderer.name, renderer.cache_token(), self.c.settings.extra.get("post")], frames=frames, seed=seed,
+            characters=bible, renderer=[renderer.name, renderer.cache_token(), post], frames=frames, seed=seed,
             format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.negative_prompt, fmt.intermediate.model_dump()])
         path = self.c.run.shot(scene.id, shot.id)
         kind = "cached"
         if self.c.run.cached(path, key) is None:
-            post = self.c.settings.extra.get("post", {})
             ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,
                                 frames=frames, scene_index=i, shot_index=j, **post)
             with atomic_path(path) as tmp:
@@ -184,10 +185,10 @@ class Nodes:
             a_path, b_path, path = run.root / a["path"], run.root / b["path"], run.root / "bridges" / f"{scene.id}.mp4"
             prompt = ", ".join(p for p in (a_shot.prompt or a_shot.description, "then",
                                            b_shot.prompt or b_shot.description, fmt.style_prompt) if p)
-            seed = shot_seed(self.c.settings.seed, f"bridge:{scene.id}")
+            seed = shot_seed(self.c.options.seed, f"bridge:{scene.id}")
             # keyed on the recorded transitions setting, so a finished bridge never loads the model again
             key = cache_key("bridge", a=run.done_key(a_path), b=run.done_key(b_path), frames=overlap, seed=seed,
-                            prompt=prompt, model=self.c.settings.extra.get("transitions"), size=[fmt.width, fmt.height])
+                            prompt=prompt, model=self.c.transitions_token, size=[fmt.width, fmt.height])
             if run.cached(path, key) is None:
                 if generator is None:  # the model loads when the first bridge is due, on a GPU the shots left free
                     release_renderer(self.c.renderer)
@@ -240,6 +241,13 @@ class Nodes:
         self._event("assemble", "done")
         return {"film": self.c.run.rel(self.c.run.film), "extras": {"contact_sheet": self.c.run.rel(sheet)},
                 "loudness": {k: stats[k] for k in ("input_i", "input_tp", "target_offset") if k in stats}}
+
+
+def post_options(o) -> dict[str, Any]:
+    """What super-resolution and frame interpolation do to generated frames (RenderContext fields)."""
+    return {"upscale": o.upscale, "upscaler": o.upscaler, "interpolate": o.interpolate, "interpolator": o.interpolator,
+            "upscale_weights": str(o.upscale_weights) if o.upscale_weights else None,
+            "interpolate_weights": str(o.interpolate_weights) if o.interpolate_weights else None}
 
 
 def _tempo_word(bpm: int) -> str:

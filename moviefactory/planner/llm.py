@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ConfigError, MissingDependencyError, PlanningError
 from ..screenplay.validation import describe_errors
+from ..secrets import public_url, redact_text, redact_url
 from .prompts import render_prompt
 
 M = TypeVar("M", bound=BaseModel)
@@ -35,6 +36,7 @@ class LLMSettings:
     max_retries: int = 3  # transport retries (timeouts, 429, 5xx), with the openai client's backoff
     max_repairs: int = 2  # re-asks after a reply fails validation
     temperature: float = 0.7
+    max_tokens: int | None = None  # longest reply; None: the server's default
 
     @classmethod
     def resolve(cls, model: str | None, base_url: str | None, options: Mapping[str, Any] | None = None,
@@ -49,12 +51,14 @@ class LLMSettings:
             return None
         if not (api_key or base_url):
             raise ConfigError(f"--llm {model} needs an API key in ${key_var} or a server in --llm-base-url")
-        known = {k: options[k] for k in ("timeout", "max_retries", "max_repairs", "temperature") if k in options}
+        known = {k: options[k] for k in ("timeout", "max_retries", "max_repairs", "temperature", "max_tokens")
+                 if options.get(k) is not None}
         return cls(model=model or DEFAULT_MODEL, base_url=base_url, api_key=api_key, **known)
 
     def public(self) -> dict[str, Any]:
-        """What may be written to run files and logs: everything but the key."""
-        return {"model": self.model, "base_url": self.base_url, "temperature": self.temperature}
+        """What may be written to run files and logs: everything but the key (and URL credentials)."""
+        return {"model": self.model, "base_url": redact_url(self.base_url) if self.base_url else None,
+                "temperature": self.temperature, "max_tokens": self.max_tokens}
 
 
 class ChatClient:
@@ -102,6 +106,8 @@ class ChatClient:
                     "json_reply.j2", schema=json.dumps(schema, ensure_ascii=False), fenced=self.mode == "prompt")}]
             try:
                 self.calls += 1
+                if self.settings.max_tokens:
+                    extra["max_tokens"] = self.settings.max_tokens
                 reply = self._client.chat.completions.create(
                     model=self.settings.model, messages=sent, temperature=self.settings.temperature, **extra)
                 return reply.choices[0].message.content or ""
@@ -119,12 +125,13 @@ class ChatClient:
         status = getattr(exc, "status_code", None)
         what = kind or (f"answered {status}" if status else type(exc).__name__)
         tries = self.settings.max_retries + 1
-        text = f"the LLM at {self.settings.base_url or 'api.openai.com'} {what} during {stage} " \
+        text = f"the LLM at {public_url(self.settings.base_url)} {what} during {stage} " \
                f"(model {self.settings.model}, {tries} tries): {_message(exc)}"
         return PlanningError(self._scrub(text), stage="plan")
 
     def _scrub(self, text: str) -> str:
         key = self.settings.api_key
+        text = redact_text(text)
         return text.replace(key, "***") if key else text
 
 

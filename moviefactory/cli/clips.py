@@ -7,10 +7,14 @@ from typing import Optional
 import typer
 from rich.table import Table
 
-from .cli import MODEL_PATH, OFFLINE, _errors, app, console, out
+from .common import app, console, errors, out
+
+MODEL_PATH = typer.Option(None, "--model-path", help="A local copy of the model weights.")
+OFFLINE = typer.Option(None, "--offline/--online", help="Never touch the network for model weights.")
+
 
 def _clip_done(path: Path) -> None:
-    from .media.ffmpeg import probe
+    from ..media.ffmpeg import probe
 
     info = probe(path)
     out.print(f"wrote: {path}  ({info.duration:.2f} s)", highlight=False, soft_wrap=True, markup=False)
@@ -28,10 +32,10 @@ def animate(
     model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
     """Image to video: animate a still with the image-to-video model (GPU)."""
-    from .errors import InputError
-    from .renderers.diffusion.keyframe import animate as animate_still
+    from ..errors import InputError
+    from ..renderers.diffusion.keyframe import animate as animate_still
 
-    with _errors(), console.status("animating..."):
+    with errors(), console.status("animating..."):
         if not still.is_file():
             raise InputError(f"{still} does not exist")
         options = {k: v for k, v in (("model_path", model_path), ("offline", offline)) if v is not None}
@@ -41,7 +45,7 @@ def animate(
 
 
 def _existing(*paths: Path) -> None:
-    from .errors import InputError
+    from ..errors import InputError
 
     for p in paths:
         if not p.is_file():
@@ -58,12 +62,12 @@ def extend(
     seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
     """Long-shot extension (StreamingT2V): continue a clip in overlapping, blended chunks (GPU)."""
-    from .media.ffmpeg import probe
-    from .renderers.diffusion.base import entry
-    from .renderers.diffusion.extend import extend_clip, load_image_to_video
-    from .renderers.upscale import clip_rate
+    from ..media.ffmpeg import probe
+    from ..renderers.diffusion.base import entry
+    from ..renderers.diffusion.extend import extend_clip, load_image_to_video
+    from ..renderers.upscale import clip_rate
 
-    with _errors(), console.status("extending..."):
+    with errors(), console.status("extending..."):
         _existing(clip)
         v = probe(clip).first("video")
         gen = load_image_to_video(model, clip_size=(v.width, v.height), fps=clip_rate(clip), model_path=model_path,
@@ -83,10 +87,10 @@ def connect_cmd(
     seed: int = typer.Option(0, "--seed"), model_path: Optional[Path] = MODEL_PATH, offline: Optional[bool] = OFFLINE,
 ) -> None:
     """A transition clip from A's last frame to B's first (Mora/SEINE): generated with --model, else a dissolve."""
-    from .media.ffmpeg import ffmpeg_binary, probe
-    from .renderers.diffusion.connect import connect, load_first_last
+    from ..media.ffmpeg import ffmpeg_binary, probe
+    from ..renderers.diffusion.connect import connect, load_first_last
 
-    with _errors(), console.status("connecting..."):
+    with errors(), console.status("connecting..."):
         _existing(a, b)
         generator = None
         if model:
@@ -106,10 +110,10 @@ def edit_cmd(
     offline: Optional[bool] = OFFLINE,
 ) -> None:
     """Video-to-video restyle (SDEdit) that keeps the clip's structure (GPU)."""
-    from .renderers.diffusion.base import entry, load_pipeline
-    from .renderers.diffusion.connect import edit_clip
+    from ..renderers.diffusion.base import entry, load_pipeline
+    from ..renderers.diffusion.connect import edit_clip
 
-    with _errors(), console.status("restyling..."):
+    with errors(), console.status("restyling..."):
         _existing(clip)
         pipe = load_pipeline(entry(model), source=str(model_path) if model_path else None, offline=bool(offline))
         edit_clip(clip, prompt, out_file, pipe, strength)
@@ -124,9 +128,9 @@ def upscale(
     weights: Optional[Path] = typer.Option(None, "--weights", help="A Real-ESRGAN-family .pth for spandrel."),
 ) -> None:
     """Super-resolve a clip x2/x4 (tiled, for learned upscalers)."""
-    from .renderers.upscale import create_upscaler, upscale_clip
+    from ..renderers.upscale import create_upscaler, upscale_clip
 
-    with _errors(), console.status("upscaling..."):
+    with errors(), console.status("upscaling..."):
         _existing(clip)
         up = create_upscaler(upscaler, **({"weights": weights} if weights else {}))
         upscale_clip(clip, factor, out_file, up)
@@ -143,9 +147,9 @@ def interpolate(
                                            help="A RIFE v4 flownet.pkl (or its train_log folder) for rife."),
 ) -> None:
     """Frame interpolation (x2 frames at x2 rate): ffmpeg motion compensation, or a learned RIFE model."""
-    from .renderers.upscale import create_interpolator, interpolate_clip
+    from ..renderers.upscale import create_interpolator, interpolate_clip
 
-    with _errors(), console.status("interpolating..."):
+    with errors(), console.status("interpolating..."):
         _existing(clip)
         interp = create_interpolator(interpolator, **({"weights": weights} if weights else {}))
         interpolate_clip(clip, factor, out_file, interp)
@@ -155,9 +159,9 @@ def interpolate(
 @app.command()
 def models() -> None:
     """The diffusion model catalogue: task, native size, frames, VRAM tiers, installed here or not."""
-    from .renderers.diffusion.t2v import describe_models
+    from ..renderers.diffusion.t2v import describe_models
 
-    with _errors():
+    with errors():
         rows = describe_models()
     table = Table(box=None)
     for col in ("name", "task", "pipeline", "size", "frames", "fps", "VRAM tiers (GB)", "download", "installed"):

@@ -7,7 +7,7 @@ from typing import Optional
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .cli import _errors, app, console, out
+from .common import app, console, errors, out
 
 batch_app = typer.Typer(help="Content batches: many films from one YAML file, now or on a schedule.",
                         no_args_is_help=True)
@@ -29,9 +29,9 @@ def _report(result) -> None:
 @batch_app.command("run")
 def run_cmd(batch_file: Path = typer.Argument(..., help="The batch YAML."), executor: Optional[str] = EXECUTOR) -> None:
     """Make every film of a batch now. Films already made are kept; a failed film does not stop the rest."""
-    from .batch import load_batch, run_batch
+    from ..batch import load_batch, run_batch
 
-    with _errors():
+    with errors():
         spec = load_batch(batch_file)
         columns = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as bar:
@@ -48,9 +48,9 @@ def schedule_cmd(
     executor: Optional[str] = EXECUTOR,
 ) -> None:
     """Run a batch at every time its cron schedule names; each firing's films go in their own folder."""
-    from .batch.schedule import run_schedule
+    from ..batch.schedule import run_schedule
 
-    with _errors():
+    with errors():
         results = run_schedule(
             batch_file, max_firings=firings, executor=executor,
             on_wait=lambda when: console.print(f"next firing: {when:%Y-%m-%d %H:%M}", highlight=False),

@@ -6,7 +6,7 @@ from typing import Optional
 
 import typer
 
-from .cli import _errors, app, console, out
+from .common import app, console, errors, out
 
 music_app = typer.Typer(help="The music library: build the default one, index your own, search.", no_args_is_help=True)
 sfx_app = typer.Typer(help="The sound-effect library: build the default one, index your own, search.",
@@ -16,13 +16,13 @@ app.add_typer(sfx_app, name="sfx")
 
 
 def _index(kind: str, folder: Path, dest: Optional[Path], clap: Optional[str]) -> None:
-    from .audio.index import index_folder
-    from .audio.retrieval import load_clap
-    from .audio.sources import user_index
+    from ..audio.index import index_folder
+    from ..audio.retrieval import load_clap
+    from ..audio.sources import user_index
 
-    with _errors():
+    with errors():
         if not folder.is_dir():
-            from .errors import InputError
+            from ..errors import InputError
 
             raise InputError(f"{folder} is not a folder")
         embedder = load_clap(clap) if clap else None
@@ -31,10 +31,10 @@ def _index(kind: str, folder: Path, dest: Optional[Path], clap: Optional[str]) -
 
 
 def _search(kind: str, query: str, k: int, index: Optional[str], retriever: str, clap: Optional[str]) -> None:
-    from .audio.retrieval import open_retriever
-    from .audio.sources import library_opener
+    from ..audio.retrieval import open_retriever
+    from ..audio.sources import library_opener
 
-    with _errors():
+    with errors():
         found = open_retriever(Path(index), prefer=retriever, clap_model=clap) if index else \
             library_opener(kind, "default")()
         hits = found.search(query, k)
@@ -54,9 +54,9 @@ CLAP = typer.Option(None, "--clap", help="A CLAP model id or local path (transfo
 
 
 def _build_default(kind: str, doing: str) -> None:
-    from .audio.sources import default_library
+    from ..audio.sources import default_library
 
-    with _errors(), console.status(f"{doing} the default {kind} library..."):
+    with errors(), console.status(f"{doing} the default {kind} library..."):
         folder = default_library(kind)
     out.print(f"{kind} library: {folder}", highlight=False, soft_wrap=True)
 
@@ -109,10 +109,10 @@ def voices(
     lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (en, zh)."),
 ) -> None:
     """List the voices of every speech engine, per language."""
-    from .audio import create_tts, tts_names
-    from .errors import MissingDependencyError
+    from ..audio import create_tts, tts_names
+    from ..errors import MissingDependencyError
 
-    with _errors():
+    with errors():
         for name in [engine] if engine else tts_names():
             try:
                 tts = create_tts(name)

@@ -1,0 +1,217 @@
+"""A film request made exact: the theme, validated options with every `auto` resolved, the components
+given as objects, and the run id they add up to. Everything is checked here, before a run directory
+exists, so bad input writes nothing.
+
+The run id is the theme's slug and a hash of what makes the film: the theme, the options whose role is
+"film", the format preset's content, and the name and cache token of any component passed as an object
+(a renderer, TTS engine, screenwriter or transitions generator). run.json records all of it (secrets
+removed), and resume rebuilds exactly this job from it.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Mapping
+
+from . import __version__
+from .errors import InputError
+from .options import FilmOptions, Layer, build_options
+from .pipeline.progress import Event, Progress, no_progress
+from .resources import use_config_dir, user_dir
+from .runs import RunDir, open_run_dir, run_id_for
+from .yamlfile import key_lines, parse_yaml, read_text
+
+log = logging.getLogger("moviefactory")
+MAX_THEME = 1000
+NO_LLM = "no LLM configured (set OPENAI_API_KEY, or --llm-base-url for a local server): using the offline screenwriter"
+ROLES = ("writer", "renderer", "tts", "transitions")  # components that may be passed as objects
+
+
+@dataclass(frozen=True)
+class Job:
+    theme: str
+    options: FilmOptions
+    components: Mapping[str, Any] = field(default_factory=dict)  # role -> object given by the caller
+    tokens: Mapping[str, str] = field(default_factory=dict)  # role -> "name:cache token" of those objects
+    screenplay: dict[str, Any] | None = None  # render(): film exactly this screenplay
+    format_digest: str = ""
+
+    @property
+    def run_id(self) -> str:
+        return run_id_for(self.theme, {"options": self.options.identity(), "components": dict(self.tokens),
+                                       "format": self.format_digest})
+
+    def record(self) -> dict[str, Any]:
+        """run.json: what resume needs to make exactly this film again."""
+        return {"theme": self.theme, "options": self.options.record(), "components": dict(self.tokens),
+                "screenplay": self.screenplay, "version": __version__}
+
+
+def split_components(options: dict[str, Any], **given: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`renderer="ltx-video"` names a registry entry (an option); an object is a component."""
+    options = dict(options)
+    objects = {}
+    for role, value in given.items():
+        if value is None:
+            continue
+        if isinstance(value, (str, Path)):
+            options[role] = str(value)
+        else:
+            objects[role] = value
+    return options, objects
+
+
+def token_of(component: Any) -> str:
+    name = getattr(component, "name", None) or type(component).__name__
+    token = getattr(component, "cache_token", None)
+    return f"{name}:{token() if callable(token) else type(component).__qualname__}"
+
+
+def options_layers(given: Mapping[str, Any], config: str | Path | None, *, flags: bool = False) -> list[Layer]:
+    """Defaults < the user's config.yaml < --config FILE < flags / keyword arguments."""
+    if given.get("config_dir") is not None:
+        use_config_dir(given["config_dir"])
+    layers = []
+    mine = user_dir() / "config.yaml"
+    if mine.is_file():
+        layers.append(file_layer(mine))
+    if config is not None:
+        layers.append(file_layer(Path(config)))
+    layers.append(Layer({k: v for k, v in given.items() if v is not None}, "",
+                        flags=flags))
+    return layers
+
+
+def file_layer(path: Path, what: str = "config file") -> Layer:
+    text = read_text(path, what)
+    data = parse_yaml(text, path)
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: expected a mapping of settings (key: value), see `moviefactory options`")
+    return Layer(data, str(path), key_lines(text))
+
+
+def resolve_job(theme: str, given: Mapping[str, Any], *, config: str | Path | None = None,
+                components: Mapping[str, Any] | None = None, screenplay: dict | None = None,
+                progress: Progress | None = None, flags: bool = False) -> Job:
+    """The exact job for a request, checked (names, weights, files); nothing is written."""
+    theme = clean_theme(theme)
+    options = build_options(options_layers(given, config, flags=flags))
+    return check_job(Job(theme, options, dict(components or {}), screenplay=screenplay), progress)
+
+
+def check_job(job: Job, progress: Progress | None = None) -> Job:
+    from .planner import detect_language
+
+    o, given = job.options, job.components
+    if o.config_dir is not None:
+        use_config_dir(o.config_dir)
+    updates: dict[str, Any] = {}
+    if o.lang == "auto":
+        updates["lang"] = detect_language(job.theme)
+    if job.screenplay is not None:
+        updates["writer"] = "screenplay"
+    elif "writer" not in given:
+        updates.update(_writer(o, progress))
+    o = o.model_copy(update=updates)
+    digest = format_digest(o)  # fails on a bad format name before a directory exists
+    _check_names(o, given)
+    tokens = {role: token_of(obj) for role, obj in sorted(given.items())}
+    return replace(job, options=o, tokens=tokens, format_digest=digest)
+
+
+def format_digest(o: FilmOptions) -> str:
+    """A hash of the format preset as this film uses it: editing a preset makes a different film."""
+    from .config import load_format
+
+    fmt = load_format(o.format, draft=o.draft, upscale=o.upscale)
+    return hashlib.sha256(json.dumps(fmt.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _writer(o: FilmOptions, progress: Progress | None, env: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """writer auto -> llm when a model server is configured (flags, config, environment), else offline."""
+    if o.writer not in ("auto", "llm"):
+        return {}
+    from .planner.llm import LLMSettings
+
+    llm = LLMSettings.resolve(o.llm, o.llm_base_url, env=env)
+    if llm is None:
+        if o.writer == "llm":
+            raise InputError("writer 'llm' needs a model server: set OPENAI_API_KEY or --llm-base-url")
+        log.info(NO_LLM)
+        (progress or no_progress)(Event("plan", "note", detail=NO_LLM))
+        return {"writer": "offline"}
+    return {"writer": "llm", "llm": llm.model, "llm_base_url": llm.base_url}
+
+
+def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
+    from .audio import tts_names
+    from .renderers import renderer_names
+    from .renderers.diffusion.base import catalogue, check_weights  # light: no torch, no diffusers
+    from .renderers.upscale import interpolator_names, upscaler_names
+
+    checks = [("upscaler", o.upscaler, upscaler_names), ("interpolator", o.interpolator, interpolator_names)]
+    if "renderer" not in given:
+        checks.append(("renderer", o.renderer, renderer_names))
+    if "tts" not in given:
+        checks.append(("TTS engine", o.tts, tts_names))
+    for kind, name, names in checks:
+        if name not in names():
+            raise InputError(f"unknown {kind} {name!r}; available: {', '.join(names())}")
+    for flag, path in (("--upscale-weights", o.upscale_weights), ("--interpolate-weights", o.interpolate_weights),
+                       ("--model-path", o.model_path), ("--transitions-path", o.transitions_path)):
+        if path is not None and not Path(path).expanduser().exists():
+            raise InputError(f"{flag}: {path} does not exist")
+    if "renderer" not in given:
+        check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
+    if o.transitions is not None and "transitions" not in given:
+        models = catalogue()
+        if o.transitions not in models or models[o.transitions].task != "flf2v":
+            flf2v = ", ".join(n for n, m in models.items() if m.task == "flf2v")
+            raise InputError(f"--transitions takes a first-and-last-frame model ({flf2v}), not {o.transitions!r}")
+        check_weights(o.transitions, model_path=o.transitions_path, offline=o.offline)
+
+
+def open_job(job: Job) -> RunDir:
+    """The job's run directory (made if new), with run.json written once."""
+    run = open_run_dir(job.options.output, job.run_id)
+    if not run.request.is_file():
+        from .media.files import write_text
+
+        write_text(run.request, json.dumps(job.record(), ensure_ascii=False, indent=1))
+    return run
+
+
+def job_from_run(run: RunDir, components: Mapping[str, Any]) -> Job:
+    """The job a run was made for, from its run.json; objects it was made with must be given again."""
+    try:
+        saved = json.loads(run.request.read_text(encoding="utf-8"))
+        options = FilmOptions.from_record({**saved["options"], "output": str(run.root.parent)},
+                                          f"{run.request}")
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(f"{run.request} cannot be read as a run record ({exc})") from None
+    wanted = saved.get("components") or {}
+    for role, token in wanted.items():
+        if role not in components:
+            raise InputError(f"run {run.id} was made with a {role} object ({token}); pass the same one again "
+                             f"(resume_film(..., {role}=...)): a name alone cannot rebuild it")
+    for role, obj in components.items():
+        if wanted.get(role) != token_of(obj):
+            raise InputError(f"the {role} given ({token_of(obj)}) is not the one run {run.id} was made with "
+                             f"({wanted.get(role) or 'its ' + role + ' option'})")
+    if options.config_dir is not None:
+        use_config_dir(options.config_dir)
+    return Job(saved["theme"], options, dict(components), dict(wanted), saved.get("screenplay"),
+               format_digest(options))
+
+
+def clean_theme(theme: Any) -> str:
+    if not isinstance(theme, str) or not theme.strip():
+        raise InputError('the theme is empty: give one line, e.g. "An astronaut\'s space adventure"')
+    theme = " ".join(theme.split())
+    if len(theme) > MAX_THEME:
+        raise InputError(f"the theme is {len(theme)} characters long; keep it under {MAX_THEME}")
+    return theme
