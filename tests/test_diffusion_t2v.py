@@ -16,8 +16,8 @@ from moviefactory.config import load_format
 from moviefactory.errors import ConfigError, MissingDependencyError, RenderError
 from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer, renderer_names
 from moviefactory.renderers.diffusion.base import catalogue, entry
-from moviefactory.renderers.diffusion.t2v import (T2V_MODELS, TextToVideoRenderer, describe_models,
-                                                  generation_rate, motion_controls, weights_installed)
+from moviefactory.renderers.diffusion.motion import generation_rate, motion_controls
+from moviefactory.renderers.diffusion.t2v import T2V_MODELS, TextToVideoRenderer, describe_models, weights_installed
 
 from factories import tiny_screenplay
 from media import decode_video, video_frames

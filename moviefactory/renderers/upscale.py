@@ -189,7 +189,7 @@ class FfmpegLanczos:
         self.ffmpeg = ffmpeg_binary(ffmpeg)
 
     def upscale(self, frames: np.ndarray, factor: int) -> np.ndarray:
-        _check_factor(factor)
+        check_factor(factor)
         t, h, w, _ = frames.shape
         if factor == 1:
             return np.asarray(frames, dtype=np.uint8)
@@ -207,7 +207,7 @@ class FfmpegMinterpolate:
         self.mode = mode  # mci (motion compensated) | blend | dup
 
     def interpolate(self, frames: np.ndarray, factor: int) -> np.ndarray:
-        _check_factor(factor)
+        check_factor(factor)
         t, h, w, _ = frames.shape
         if factor == 1 or t < 2:
             return np.repeat(np.asarray(frames, dtype=np.uint8), factor, axis=0)
@@ -225,7 +225,8 @@ def _exact_length(frames: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
 
 
-def _check_factor(factor: int) -> None:
+def check_factor(factor: int) -> None:
+    """The factor every upscaler and interpolator takes: a whole number >= 1 (InputError otherwise)."""
     if not isinstance(factor, int) or factor < 1:
         raise InputError(f"the factor must be a whole number >= 1, not {factor!r}")
 
@@ -254,7 +255,7 @@ class TiledModelUpscaler:
     def upscale(self, frames: np.ndarray, factor: int) -> np.ndarray:
         import torch
 
-        _check_factor(factor)
+        check_factor(factor)
         t, h, w, _ = frames.shape
         passes = max(1, math.ceil(math.log(factor, self.scale) - 1e-9)) if factor > 1 else 0
         out = np.empty((t, h * factor, w * factor, 3), dtype=np.uint8)
@@ -367,7 +368,7 @@ register_interpolator("ffmpeg-minterpolate")(FfmpegMinterpolate)
 def upscale_clip(path: Path, factor: int, out: Path, upscaler: Upscaler, *, ffmpeg: str | None = None,
                  chunk: int = 16) -> Clip:
     """Upscale every frame of a clip by `factor`, streaming it through in `chunk`-frame blocks."""
-    _check_factor(factor)
+    check_factor(factor)
     fps = clip_rate(path)
     with atomic_path(out) as tmp:
         writer = FrameWriter(tmp, fps, ffmpeg=ffmpeg, stage="upscale")
@@ -385,7 +386,7 @@ def interpolate_clip(path: Path, factor: int, out: Path, interpolator: Interpola
                      ffmpeg: str | None = None, chunk: int = 48) -> Clip:
     """Multiply a clip's frame rate by `factor`, same duration. Blocks overlap by one frame so the
     in-betweens at a block's end see the next block's first frame."""
-    _check_factor(factor)
+    check_factor(factor)
     fps = clip_rate(path) * factor
     with atomic_path(out) as tmp:
         writer = FrameWriter(tmp, fps, ffmpeg=ffmpeg, stage="interpolate")

@@ -28,12 +28,12 @@ def parse_screenplay(data: Any, source: str = "screenplay", text: str | None = N
     try:
         return Screenplay.model_validate(data)
     except ValidationError as exc:
-        where = _line_of(text, exc.errors()[0]["loc"]) if text else None
+        where = line_of(text, exc.errors()[0]["loc"]) if text else None
         at = f"{source} line {where}" if where else source
         raise ScreenplayError(f"{at} is not a valid screenplay: {describe_errors(exc)}", stage="plan") from None
 
 
-def _line_of(text: str, loc: tuple) -> int | None:
+def line_of(text: str, loc: tuple) -> int | None:
     """The 1-based line of the YAML node at `loc` (or of its nearest parent that exists)."""
     try:
         node = yaml.compose(text)
@@ -50,6 +50,9 @@ def _line_of(text: str, loc: tuple) -> int | None:
             break
         node = child
     return node.start_mark.line + 1 if node is not None else None
+
+
+_line_of = line_of  # the old name, still imported by batch/spec.py (being rewritten); use line_of
 
 
 HEADER = """# moviefactory screenplay. Edit anything (shots, durations, narration, voices), then:

@@ -27,6 +27,7 @@ from ...config import Format
 from ...errors import ConfigError, MissingDependencyError, RenderError
 from ...resources import configs_dir
 from ..base import Clip, RenderContext
+from .memory import apply_memory, detect_vram_gb
 
 TIERS = (12, 24, 48, 80)
 
@@ -164,16 +165,6 @@ def missing_message(model: ModelEntry, where: str, why: str) -> str:
             f"with --model-path DIR; --offline never touches the network ({why[:120]})")
 
 
-def detect_vram_gb() -> float | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_properties(0).total_memory / 2**30
-
-
 def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool = False,
                   dtype: str | None = None, image_to_video: bool = False, video_to_video: bool = False):
     """`from_pretrained` on the hub id or a local copy; missing weights say what to download."""
@@ -229,22 +220,6 @@ def load_for_device(model: ModelEntry, *, source: str | None = None, offline: bo
 def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, or its type when it has none."""
     return (str(exc).splitlines() or [type(exc).__name__])[0]
-
-
-def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:
-    """Declare how the pipeline uses memory, from its tier: offload, VAE tiling and slicing."""
-    offload = settings.get("offload", "none")
-    if device.startswith("cuda") and offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif device.startswith("cuda") and offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    vae = getattr(pipe, "vae", None)
-    if settings.get("vae_tiling") and hasattr(vae, "enable_tiling"):
-        vae.enable_tiling()
-    if settings.get("vae_slicing") and hasattr(vae, "enable_slicing"):
-        vae.enable_slicing()
 
 
 def to_uint8_frames(frames: Any) -> np.ndarray:
