@@ -25,7 +25,7 @@ from moviefactory.errors import MissingDependencyError
 from moviefactory.renderers.diffusion import base
 from moviefactory.renderers.diffusion.connect import (DiffusersFirstLastFrameGenerator, FirstLastFrameGenerator,
                                                       connect, load_first_last)
-from moviefactory.renderers.upscale import read_frames, write_frames
+from moviefactory.media.frames import read_frames, write_frames
 from test_diffusion_extend import H, W, backdrop, clip_pair
 from tiny_wan_flf2v import tiny_wan_flf2v
 

@@ -15,7 +15,7 @@ from moviefactory.renderers.diffusion.extend import (ConditionedGenerator, Diffu
                                                      blend_weights, continuation, extend, extend_clip,
                                                      load_image_to_video)
 from moviefactory.renderers.diffusion.base import entry
-from moviefactory.renderers.upscale import read_frames, write_frames
+from moviefactory.media.frames import read_frames, write_frames
 from tiny_svd_extend import tiny_img2img, tiny_svd
 
 H, W = 32, 48

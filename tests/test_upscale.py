@@ -9,9 +9,10 @@ import pytest
 import torch
 
 from moviefactory.errors import InputError, MissingDependencyError
+from moviefactory.media.frames import write_frames
 from moviefactory.renderers.upscale import (Interpolator, TiledModelUpscaler, Upscaler, create_interpolator,
                                             create_upscaler, interpolate_clip, interpolator_names, upscale_clip,
-                                            upscaler_names, write_frames)
+                                            upscaler_names)
 from media import video_frames
 
 

@@ -24,8 +24,8 @@ import numpy as np
 
 from ...config import Format
 from ...errors import ConfigError, InputError
+from ...media.frames import read_frames, write_frames
 from ..base import Clip
-from ..upscale import read_frames, write_frames
 from .base import ModelEntry, entry, generation_size, load_for_device, to_uint8_frames
 from .motion import generation_rate, motion_controls
 
