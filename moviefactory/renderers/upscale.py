@@ -5,8 +5,8 @@ but the ffmpeg binary, and `spandrel`, a learned super-resolution network (Real-
 loaded from a local `.pth` with the `spandrel` package and run in overlapping tiles.
 
 Frames are (T, H, W, 3) uint8 arrays throughout. The clip-level helpers stream a file through in
-chunks (media/frames decodes and encodes), so a long 4K result never sits in memory whole. torch and spandrel are imported inside
-the functions that need them.
+chunks (media/frames decodes and encodes), so a long 4K result never sits in memory whole. torch and
+spandrel are imported inside the functions that need them.
 """
 from __future__ import annotations
 
@@ -46,12 +46,14 @@ _UPSCALERS: Registry[Upscaler] = Registry("upscaler", ("moviefactory.renderers.u
 register_upscaler = _UPSCALERS.register
 upscaler_names = _UPSCALERS.names
 create_upscaler = _UPSCALERS.create
+override_upscaler = _UPSCALERS.override
 
 _INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", ("moviefactory.renderers.upscale",
                                                                    "moviefactory.renderers.interpolate_learned"))
 register_interpolator = _INTERPOLATORS.register
 interpolator_names = _INTERPOLATORS.names
 create_interpolator = _INTERPOLATORS.create
+override_interpolator = _INTERPOLATORS.override
 
 
 # ---------------------------------------------------------------------------------------------
