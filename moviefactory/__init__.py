@@ -1,7 +1,7 @@
 """moviefactory: one line in, a finished film out."""
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from .version import __version__
 
 __all__ = ["FilmResult", "PlanResult", "__version__", "make_film", "plan", "render", "resume_film"]
 

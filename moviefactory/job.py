@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from . import __version__
+from .version import __version__
 from .errors import InputError
 from .options import FilmOptions, Layer, build_options
 from .pipeline.progress import Event, Progress, no_progress

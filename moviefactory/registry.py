@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import importlib
-from typing import Callable, Generic, TypeVar
+from contextlib import contextmanager
+from typing import Callable, Generic, Iterator, TypeVar
 
 from .errors import InputError
 
@@ -31,6 +32,20 @@ class Registry(Generic[T]):
         if name not in self._factories:
             raise InputError(f"unknown {self.kind} {name!r}; available: {', '.join(sorted(self._factories))}")
         return self._factories[name](**options)
+
+    @contextmanager
+    def override(self, name: str, factory: Callable[..., T]) -> Iterator[None]:
+        """Inside the block, `name` is built by `factory` (a test's spy around a real entry); the old one after."""
+        self._load()  # the built-ins first: importing them later must not undo the override
+        old = self._factories.get(name)
+        self._factories[name] = factory
+        try:
+            yield
+        finally:
+            if old is None:
+                self._factories.pop(name, None)
+            else:
+                self._factories[name] = old
 
     def _load(self) -> None:
         # Imported on first use, so `import moviefactory` stays light and a registry never cycles at import.

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import tiny_rife
 from moviefactory.errors import InputError, MissingDependencyError
 from moviefactory.renderers import interpolate_learned as il  # registers "rife"
-from moviefactory.renderers.upscale import Interpolator, create_interpolator, interpolator_names
+from moviefactory.renderers.upscale import create_interpolator, interpolator_names
 
 
 def moving_square(frames: int, height: int, width: int, step: int = 3) -> np.ndarray:
@@ -70,7 +70,7 @@ def rife(weights):
 
 def test_registered_and_loads_a_released_layout(weights, rife):
     assert "rife" in interpolator_names()
-    assert isinstance(rife, Interpolator) and rife.name == "rife"
+    assert rife.name == "rife"  # its interpolate() is measured in the tests below
     assert rife.device == ("cuda" if torch.cuda.is_available() else "cpu")
     spec = rife.model.spec
     assert (spec.head, spec.enc, spec.widths, spec.feat) == (16, 4, (192, 128, 96, 64, 32), True)

@@ -12,7 +12,7 @@ import opentimelineio as otio
 import pytest
 
 import moviefactory as mf
-from moviefactory.renderers.upscale import write_frames
+from moviefactory.media.frames import write_frames
 from moviefactory.timeline.export import to_otio, write_otio
 from moviefactory.timeline.model import AudioClip, Cue, Timeline, VideoClip
 

@@ -12,7 +12,6 @@ import pytest
 import moviefactory as mf
 from moviefactory.renderers import create_renderer
 from moviefactory.errors import InputError, RenderError
-from moviefactory.renderers.diffusion.connect import FirstLastFrameGenerator
 
 from media import video_frames
 
@@ -140,5 +139,9 @@ def test_transitions_must_name_a_first_and_last_frame_model(tmp_path):
     assert not any(tmp_path.iterdir())  # refused before a run directory is made
 
 
-def test_the_scripted_generator_honours_the_protocol():
-    assert isinstance(Straight(), FirstLastFrameGenerator)
+def test_the_scripted_generator_keeps_the_protocols_promise():
+    # FirstLastFrameGenerator: `frames` frames at the ends' size, opening on `first` and closing on `last`
+    first, last = np.zeros((16, 24, 3), np.uint8), np.full((16, 24, 3), 200, np.uint8)
+    made = Straight().generate("", first=first, last=last, frames=5, seed=0)
+    assert made.shape == (5, 16, 24, 3) and made.dtype == np.uint8
+    assert np.array_equal(made[0], first) and np.array_equal(made[-1], last)

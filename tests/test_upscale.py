@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from moviefactory.errors import InputError, MissingDependencyError
-from moviefactory.renderers.upscale import (Interpolator, TiledModelUpscaler, Upscaler, create_interpolator,
-                                            create_upscaler, interpolate_clip, interpolator_names, upscale_clip,
-                                            upscaler_names, write_frames)
+from moviefactory.media.frames import write_frames
+from moviefactory.renderers.upscale import (TiledModelUpscaler, create_interpolator, create_upscaler, interpolate_clip,
+                                            interpolator_names, override_interpolator, upscale_clip, upscaler_names)
 from media import video_frames
 
 
@@ -48,10 +48,22 @@ def net():
 def test_registries_list_the_builtins():
     assert {"ffmpeg-lanczos", "spandrel"} <= set(upscaler_names())
     assert "ffmpeg-minterpolate" in interpolator_names()
-    assert isinstance(create_upscaler("ffmpeg-lanczos"), Upscaler)
-    assert isinstance(create_interpolator("ffmpeg-minterpolate"), Interpolator)
+    # what the registry builds does the job (isinstance on a Protocol would only check attribute names)
+    tiny = pattern(3, 32, 48)
+    assert create_upscaler("ffmpeg-lanczos").upscale(tiny, 2).shape == (3, 64, 96, 3)
+    assert create_interpolator("ffmpeg-minterpolate").interpolate(tiny, 2).shape == (6, 32, 48, 3)
     with pytest.raises(InputError, match="unknown upscaler"):
         create_upscaler("nope")
+
+
+def test_an_entry_can_be_overridden_for_a_block_and_comes_back():
+    made = []
+    with override_interpolator("ffmpeg-minterpolate", lambda **kw: made.append(kw) or "spy"):
+        assert create_interpolator("ffmpeg-minterpolate", mode="blend") == "spy" and made == [{"mode": "blend"}]
+    assert create_interpolator("ffmpeg-minterpolate", mode="blend").mode == "blend"  # the real one again
+    with override_interpolator("made-up", lambda: "spy"):
+        assert "made-up" in interpolator_names()
+    assert "made-up" not in interpolator_names()
 
 
 @pytest.mark.parametrize("factor", [2, 4])

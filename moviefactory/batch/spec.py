@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import InputError
 from ..options import FIELDS
-from ..screenplay.validation import _line_of, describe_errors
+from ..screenplay.validation import describe_errors
+from ..yamlfile import line_of
 
 # make_film options a batch may set: every film option, and a config file
 FILM_OPTIONS = frozenset({*FIELDS, "config"})
@@ -106,6 +107,6 @@ def load_batch(path: Path) -> BatchSpec:
     try:
         return BatchSpec.model_validate(data)
     except ValidationError as exc:
-        line = _line_of(text, exc.errors()[0]["loc"])
+        line = line_of(text, exc.errors()[0]["loc"])
         at = f"{path} line {line}" if line else str(path)
         raise InputError(f"{at}: {describe_errors(exc, limit=1)}") from None

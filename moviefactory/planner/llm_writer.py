@@ -27,7 +27,7 @@ from ..screenplay.validation import describe_errors
 from . import repair as fix
 from .base import PlanRequest, register_writer
 from .llm import ChatClient, LLMSettings
-from .offline import _material
+from .material import story_material
 from .prompts import render_prompt
 from .stages import BibleEntry, CharacterBible, MusicReply, OutlineReply, ScreenplayDraft, ShotPrompts
 
@@ -102,7 +102,7 @@ class LLMWriter:
     # -- nodes ----------------------------------------------------------------------------------
     def outline(self, state: PlanState) -> dict:
         req = state["request"]
-        pace = _material("en", str(prompts_dir()))["pacing"]
+        pace = story_material("en", str(prompts_dir()))["pacing"]
         n = fix.scene_count(req.seconds, req.scenes, pace.get(req.format, pace["widescreen"])["scene_seconds"])
         arc = fix.beat_arc(n)
         msgs = self._messages(req, "outline.j2", scenes=n, per_scene=round(req.seconds / n), beats=arc,

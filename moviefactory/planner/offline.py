@@ -12,16 +12,15 @@ import random
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import ValidationError
 
 from ..errors import PlanningError
 from ..resources import prompts_dir
 from ..screenplay import NARRATOR, Character, Line, MusicBrief, Scene, Screenplay, Shot, SoundCue, Transition, Voice
 from .base import PlanRequest, register_writer
+from .material import find_keyword, story_material
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
@@ -30,23 +29,10 @@ _BREATH, _GAP = 1.2, 0.3  # seconds of picture around the narration, and between
 _SHOT_MIN, _SHOT_MAX, _MAX_SHOTS = 2.0, 8.0, 3
 
 
-@cache
-def _material(language: str, root: str) -> dict:
-    return yaml.safe_load((Path(root) / "offline" / f"{language}.yaml").read_text(encoding="utf-8"))
-
-
 def _clean(text: str) -> str:
     """Letters, digits and plain punctuation only: quotes, emoji, symbols and control characters go."""
     kept = "".join(c if unicodedata.category(c)[0] in "LN" or c in _PUNCT else " " for c in text)
     return " ".join(kept.split()).strip(_PUNCT)
-
-
-def _find(low: str, keywords) -> int:
-    """Where the first keyword occurs in `low` (English words whole, plural or possessive), else -1."""
-    spots = [low.find(kw) if not kw.isascii() else
-             (m.start() if (m := re.search(rf"(?<![a-z]){re.escape(kw)}(?:s|es|'s|’s)?(?![a-z])", low)) else -1)
-             for kw in (str(k).lower() for k in keywords)]
-    return min((p for p in spots if p >= 0), default=-1)
 
 
 def _ceil10(x: float) -> float:
@@ -72,7 +58,7 @@ class _Draft:
 
     def __init__(self, req: PlanRequest, root: str) -> None:
         self.req, self.lang = req, ("zh" if req.language == "zh" else "en")
-        self.en, self.tx = _material("en", root), _material(self.lang, root)
+        self.en, self.tx = story_material("en", root), story_material(self.lang, root)
         key = "|".join(map(str, (req.theme, self.lang, req.seconds, req.scenes, req.seed, req.format, req.speech_rate)))
         self.rng = random.Random(int.from_bytes(hashlib.sha256(key.encode("utf-8", "replace")).digest()[:8], "big"))
         self.pace = self.en["pacing"].get(req.format, self.en["pacing"]["widescreen"])
@@ -90,7 +76,7 @@ class _Draft:
     def hits(self, table: str, low: str) -> list[str]:
         """Keys of `table` whose keywords (in either language) occur in the theme, in order of appearance."""
         extra = self.tx.get(table, {}) if self.tx is not self.en else {}
-        spots = [(_find(low, e.get("keywords", []) + extra.get(k, {}).get("keywords", [])), k)
+        spots = [(find_keyword(low, e.get("keywords", []) + extra.get(k, {}).get("keywords", [])), k)
                  for k, e in self.en[table].items()]
         return [k for p, k in sorted(spots) if p >= 0]
 

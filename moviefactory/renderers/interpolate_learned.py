@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from ..errors import InputError, MissingDependencyError
-from .upscale import _check_factor, register_interpolator
+from .upscale import check_factor, register_interpolator
 
 FLOW_SCALES = (0.25, 0.5, 1.0, 2.0, 4.0)  # the values Practical-RIFE accepts (0.5 for 4K)
 
@@ -218,7 +218,7 @@ class RifeInterpolator:
         import torch
         from torch.nn import functional as F
 
-        _check_factor(factor)
+        check_factor(factor)
         frames = np.asarray(frames, dtype=np.uint8)
         if frames.ndim != 4 or frames.shape[-1] != 3:
             raise InputError(f"frames must be (T, H, W, 3), not {frames.shape}", stage="interpolate")

@@ -5,23 +5,20 @@ but the ffmpeg binary, and `spandrel`, a learned super-resolution network (Real-
 loaded from a local `.pth` with the `spandrel` package and run in overlapping tiles.
 
 Frames are (T, H, W, 3) uint8 arrays throughout. The clip-level helpers stream a file through in
-chunks so a long 4K result never sits in memory whole. torch and spandrel are imported inside
-the functions that need them.
+chunks (media/frames decodes and encodes), so a long 4K result never sits in memory whole. torch and
+spandrel are imported inside the functions that need them.
 """
 from __future__ import annotations
 
 import math
-import subprocess
-import tempfile
-from fractions import Fraction
 from pathlib import Path
 from typing import Any, Callable, Iterator, Protocol, runtime_checkable
 
 import numpy as np
 
-from ..errors import InputError, MissingDependencyError, ToolError
+from ..errors import InputError, MissingDependencyError
 from ..media.ffmpeg import ffmpeg_binary
-from ..media.files import atomic_path
+from ..media.frames import clip_rate, filter_frames, iter_frames, write_blocks
 from ..registry import Registry
 from .base import Clip
 
@@ -49,132 +46,14 @@ _UPSCALERS: Registry[Upscaler] = Registry("upscaler", ("moviefactory.renderers.u
 register_upscaler = _UPSCALERS.register
 upscaler_names = _UPSCALERS.names
 create_upscaler = _UPSCALERS.create
+override_upscaler = _UPSCALERS.override
 
 _INTERPOLATORS: Registry[Interpolator] = Registry("interpolator", ("moviefactory.renderers.upscale",
                                                                    "moviefactory.renderers.interpolate_learned"))
 register_interpolator = _INTERPOLATORS.register
 interpolator_names = _INTERPOLATORS.names
 create_interpolator = _INTERPOLATORS.create
-
-
-# ---------------------------------------------------------------------------------------------
-# Frame I/O shared by the clip-level helpers here and in renderers/diffusion (extend, connect).
-
-def read_frames(path: Path) -> tuple[np.ndarray, Fraction]:
-    """Every frame of the first video stream as (T, H, W, 3) uint8, and the stream's rate."""
-    chunks = list(iter_frames(path, 64))
-    if not chunks:
-        raise InputError(f"{path} has no video frames", stage="read")
-    return np.concatenate(chunks), clip_rate(path)
-
-
-def iter_frames(path: Path, chunk: int) -> Iterator[np.ndarray]:
-    """The frames of `path` in (<=chunk, H, W, 3) uint8 blocks, decoded as they are needed."""
-    import av
-
-    try:
-        with av.open(str(path)) as container:
-            block: list[np.ndarray] = []
-            for frame in container.decode(container.streams.video[0]):
-                block.append(frame.to_ndarray(format="rgb24"))
-                if len(block) == chunk:
-                    yield np.stack(block)
-                    block = []
-            if block:
-                yield np.stack(block)
-    except (av.FFmpegError, IndexError) as exc:
-        raise InputError(f"cannot read video from {path}: {exc}", stage="read") from None
-
-
-def clip_rate(path: Path) -> Fraction:
-    import av
-
-    with av.open(str(path)) as container:
-        rate = container.streams.video[0].average_rate
-    return Fraction(rate) if rate else Fraction(24)
-
-
-class FrameWriter:
-    """Encodes frames pushed to it into an H.264 mp4 (ffmpeg on a pipe; its stderr goes to a file,
-    so a long encode cannot block on a full pipe). Odd sizes lose their last row/column (yuv420p)."""
-
-    def __init__(self, out: Path, fps: Fraction, *, ffmpeg: str | None = None, crf: int = 16,
-                 preset: str = "veryfast", stage: str = "encode") -> None:
-        self.out, self.fps, self.ffmpeg = out, Fraction(fps), ffmpeg_binary(ffmpeg)
-        self.crf, self.preset, self.stage = crf, preset, stage
-        self.frames = 0
-        self.size: tuple[int, int] | None = None
-        self._proc: subprocess.Popen | None = None
-        self._log = tempfile.TemporaryFile()
-
-    def write(self, frames: np.ndarray) -> None:
-        frames = np.asarray(frames, dtype=np.uint8)
-        _, h, w, _ = frames.shape
-        frames = frames[:, : h - h % 2, : w - w % 2]
-        if self._proc is None:
-            self.size = (frames.shape[2], frames.shape[1])
-            rate = f"{self.fps.numerator}/{self.fps.denominator}"
-            cmd = [self.ffmpeg, "-hide_banner", "-nostdin", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24",
-                   "-s", f"{self.size[0]}x{self.size[1]}", "-framerate", rate, "-i", "-", "-c:v", "libx264",
-                   "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p", "-movflags", "+faststart",
-                   "-an", "-f", "mp4", str(self.out)]
-            self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stderr=self._log)
-        elif (frames.shape[2], frames.shape[1]) != self.size:
-            raise InputError(f"frame size changed mid-clip: {frames.shape[2]}x{frames.shape[1]} after {self.size}")
-        try:
-            self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
-        except BrokenPipeError:
-            self._finish()  # raises with ffmpeg's own message
-        self.frames += len(frames)
-
-    def close(self) -> Clip:
-        if self._proc is None:
-            raise InputError("no frames to encode", stage=self.stage)
-        self._finish()
-        return Clip(self.out, self.frames, self.fps, *self.size)
-
-    def _finish(self) -> None:
-        self._proc.stdin.close()
-        code = self._proc.wait()
-        self._log.seek(0)
-        stderr = self._log.read().decode("utf-8", "replace")
-        self._log.close()
-        if code != 0:
-            raise ToolError(f"ffmpeg could not encode {self.out.name} (exit {code})", stage=self.stage, stderr=stderr)
-
-    def abort(self) -> None:
-        if self._proc is not None and self._proc.poll() is None:
-            self._proc.kill()
-            self._proc.wait()
-        self._log.close()
-
-
-def write_frames(frames: np.ndarray, fps: Fraction, out: Path, *, ffmpeg: str | None = None,
-                 stage: str = "encode") -> Clip:
-    """Encode (T, H, W, 3) uint8 frames at `fps` to `out` (written under a temp name, then renamed)."""
-    with atomic_path(out) as tmp:
-        writer = FrameWriter(tmp, fps, ffmpeg=ffmpeg, stage=stage)
-        try:
-            writer.write(frames)
-            clip = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-    return Clip(out, clip.frames, clip.fps, clip.width, clip.height)
-
-
-def _filter_frames(ffmpeg: str, frames: np.ndarray, graph: str, *, rate: str = "24", stage: str) -> np.ndarray:
-    """Pipe raw frames through an ffmpeg filter graph; the raw rgb24 bytes that come back (the caller knows
-    the output size)."""
-    frames = np.ascontiguousarray(frames, dtype=np.uint8)
-    t, h, w, _ = frames.shape
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w}x{h}",
-           "-framerate", rate, "-i", "-", "-vf", graph, "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
-    proc = subprocess.run(cmd, input=frames.tobytes(), capture_output=True)
-    if proc.returncode != 0:
-        raise ToolError(f"ffmpeg filter {graph.split('=')[0]} failed (exit {proc.returncode})", stage=stage,
-                        stderr=proc.stderr.decode("utf-8", "replace"))
-    return np.frombuffer(proc.stdout, dtype=np.uint8)
+override_interpolator = _INTERPOLATORS.override
 
 
 # ---------------------------------------------------------------------------------------------
@@ -189,12 +68,12 @@ class FfmpegLanczos:
         self.ffmpeg = ffmpeg_binary(ffmpeg)
 
     def upscale(self, frames: np.ndarray, factor: int) -> np.ndarray:
-        _check_factor(factor)
-        t, h, w, _ = frames.shape
+        check_factor(factor)
+        _, h, w, _ = frames.shape
         if factor == 1:
             return np.asarray(frames, dtype=np.uint8)
-        raw = _filter_frames(self.ffmpeg, frames, f"scale={w * factor}:{h * factor}:flags=lanczos", stage="upscale")
-        return raw.reshape(t, h * factor, w * factor, 3)
+        return filter_frames(frames, f"scale={w * factor}:{h * factor}:flags=lanczos", ffmpeg=self.ffmpeg,
+                             size=(w * factor, h * factor), stage="upscale")
 
 
 class FfmpegMinterpolate:
@@ -207,15 +86,14 @@ class FfmpegMinterpolate:
         self.mode = mode  # mci (motion compensated) | blend | dup
 
     def interpolate(self, frames: np.ndarray, factor: int) -> np.ndarray:
-        _check_factor(factor)
+        check_factor(factor)
         t, h, w, _ = frames.shape
         if factor == 1 or t < 2:
             return np.repeat(np.asarray(frames, dtype=np.uint8), factor, axis=0)
         # The rate is nominal: only the ratio matters. minterpolate stops at the second-to-last input
         # frame, so two clones of the last one go in after it (and the holds after it come out).
         graph = f"tpad=stop_mode=clone:stop=2,minterpolate=fps={24 * factor}:mi_mode={self.mode}"
-        raw = _filter_frames(self.ffmpeg, frames, graph, rate="24", stage="interpolate")
-        out = raw.reshape(-1, h, w, 3)
+        out = filter_frames(frames, graph, ffmpeg=self.ffmpeg, rate=24, stage="interpolate")
         return _exact_length(out, t * factor)
 
 
@@ -225,7 +103,8 @@ def _exact_length(frames: np.ndarray, n: int) -> np.ndarray:
     return np.concatenate([frames, np.repeat(frames[-1:], n - len(frames), axis=0)])
 
 
-def _check_factor(factor: int) -> None:
+def check_factor(factor: int) -> None:
+    """The factor every upscaler and interpolator takes: a whole number >= 1 (InputError otherwise)."""
     if not isinstance(factor, int) or factor < 1:
         raise InputError(f"the factor must be a whole number >= 1, not {factor!r}")
 
@@ -254,7 +133,7 @@ class TiledModelUpscaler:
     def upscale(self, frames: np.ndarray, factor: int) -> np.ndarray:
         import torch
 
-        _check_factor(factor)
+        check_factor(factor)
         t, h, w, _ = frames.shape
         passes = max(1, math.ceil(math.log(factor, self.scale) - 1e-9)) if factor > 1 else 0
         out = np.empty((t, h * factor, w * factor, 3), dtype=np.uint8)
@@ -367,39 +246,25 @@ register_interpolator("ffmpeg-minterpolate")(FfmpegMinterpolate)
 def upscale_clip(path: Path, factor: int, out: Path, upscaler: Upscaler, *, ffmpeg: str | None = None,
                  chunk: int = 16) -> Clip:
     """Upscale every frame of a clip by `factor`, streaming it through in `chunk`-frame blocks."""
-    _check_factor(factor)
-    fps = clip_rate(path)
-    with atomic_path(out) as tmp:
-        writer = FrameWriter(tmp, fps, ffmpeg=ffmpeg, stage="upscale")
-        try:
-            for block in iter_frames(path, chunk):
-                writer.write(upscaler.upscale(block, factor))
-            clip = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-    return Clip(out, clip.frames, clip.fps, clip.width, clip.height)
+    check_factor(factor)
+    blocks = (upscaler.upscale(block, factor) for block in iter_frames(path, chunk))
+    return write_blocks(blocks, clip_rate(path), out, ffmpeg=ffmpeg, stage="upscale")
 
 
 def interpolate_clip(path: Path, factor: int, out: Path, interpolator: Interpolator, *,
                      ffmpeg: str | None = None, chunk: int = 48) -> Clip:
     """Multiply a clip's frame rate by `factor`, same duration. Blocks overlap by one frame so the
     in-betweens at a block's end see the next block's first frame."""
-    _check_factor(factor)
-    fps = clip_rate(path) * factor
-    with atomic_path(out) as tmp:
-        writer = FrameWriter(tmp, fps, ffmpeg=ffmpeg, stage="interpolate")
-        try:
-            pending: np.ndarray | None = None
-            for block in iter_frames(path, chunk):
-                if pending is not None:
-                    run = np.concatenate([pending, block[:1]])
-                    writer.write(interpolator.interpolate(run, factor)[: len(pending) * factor])
-                pending = block
+    check_factor(factor)
+
+    def blocks() -> Iterator[np.ndarray]:
+        pending: np.ndarray | None = None
+        for block in iter_frames(path, chunk):
             if pending is not None:
-                writer.write(interpolator.interpolate(pending, factor))
-            clip = writer.close()
-        except BaseException:
-            writer.abort()
-            raise
-    return Clip(out, clip.frames, clip.fps, clip.width, clip.height)
+                run = np.concatenate([pending, block[:1]])
+                yield interpolator.interpolate(run, factor)[: len(pending) * factor]
+            pending = block
+        if pending is not None:
+            yield interpolator.interpolate(pending, factor)
+
+    return write_blocks(blocks(), clip_rate(path) * factor, out, ffmpeg=ffmpeg, stage="interpolate")

@@ -9,6 +9,7 @@ import yaml
 from pydantic import ValidationError
 
 from ..errors import ScreenplayError
+from ..yamlfile import line_of
 from .models import Screenplay
 
 
@@ -28,28 +29,9 @@ def parse_screenplay(data: Any, source: str = "screenplay", text: str | None = N
     try:
         return Screenplay.model_validate(data)
     except ValidationError as exc:
-        where = _line_of(text, exc.errors()[0]["loc"]) if text else None
+        where = line_of(text, exc.errors()[0]["loc"]) if text else None
         at = f"{source} line {where}" if where else source
         raise ScreenplayError(f"{at} is not a valid screenplay: {describe_errors(exc)}", stage="plan") from None
-
-
-def _line_of(text: str, loc: tuple) -> int | None:
-    """The 1-based line of the YAML node at `loc` (or of its nearest parent that exists)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    for key in loc:
-        if isinstance(node, yaml.MappingNode):
-            child = next((v for k, v in node.value if k.value == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            child = node.value[key]
-        else:
-            child = None
-        if child is None:
-            break
-        node = child
-    return node.start_mark.line + 1 if node is not None else None
 
 
 HEADER = """# moviefactory screenplay. Edit anything (shots, durations, narration, voices), then:

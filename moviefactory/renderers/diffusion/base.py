@@ -5,13 +5,10 @@ torch and diffusers are imported inside functions: the CPU default path never lo
 """
 from __future__ import annotations
 
-import contextlib
 import json
 import functools
 import math
 import re
-import subprocess
-import tempfile
 import threading
 import warnings
 from dataclasses import dataclass, field
@@ -24,9 +21,11 @@ import numpy as np
 import yaml
 
 from ...config import Format
-from ...errors import ConfigError, MissingDependencyError, RenderError
+from ...errors import ConfigError, MissingDependencyError
+from ...media.frames import write_blocks
 from ...resources import configs_dir
 from ..base import Clip, RenderContext
+from .memory import apply_memory, detect_vram_gb
 
 TIERS = (12, 24, 48, 80)
 
@@ -164,16 +163,6 @@ def missing_message(model: ModelEntry, where: str, why: str) -> str:
             f"with --model-path DIR; --offline never touches the network ({why[:120]})")
 
 
-def detect_vram_gb() -> float | None:
-    try:
-        import torch
-    except ImportError:
-        return None
-    if not torch.cuda.is_available():
-        return None
-    return torch.cuda.get_device_properties(0).total_memory / 2**30
-
-
 def load_pipeline(model: ModelEntry, *, source: str | None = None, offline: bool = False,
                   dtype: str | None = None, image_to_video: bool = False, video_to_video: bool = False):
     """`from_pretrained` on the hub id or a local copy; missing weights say what to download."""
@@ -231,22 +220,6 @@ def first_line(exc: BaseException) -> str:
     return (str(exc).splitlines() or [type(exc).__name__])[0]
 
 
-def apply_memory(pipe, settings: dict[str, Any], device: str) -> None:
-    """Declare how the pipeline uses memory, from its tier: offload, VAE tiling and slicing."""
-    offload = settings.get("offload", "none")
-    if device.startswith("cuda") and offload == "model":
-        pipe.enable_model_cpu_offload(device=device)
-    elif device.startswith("cuda") and offload == "sequential":
-        pipe.enable_sequential_cpu_offload(device=device)
-    else:
-        pipe.to(device)
-    vae = getattr(pipe, "vae", None)
-    if settings.get("vae_tiling") and hasattr(vae, "enable_tiling"):
-        vae.enable_tiling()
-    if settings.get("vae_slicing") and hasattr(vae, "enable_slicing"):
-        vae.enable_slicing()
-
-
 def to_uint8_frames(frames: Any) -> np.ndarray:
     """Pipeline output (np floats in [0,1], PIL images, or a list of them) -> (T, H, W, 3) uint8."""
     if isinstance(frames, np.ndarray) and frames.ndim == 5:
@@ -296,37 +269,16 @@ def write_clip(frames: np.ndarray, source_fps: float, ctx: RenderContext, out: P
         frames = post_model("interpolator", ctx.interpolator, ctx.interpolate_weights).interpolate(frames, ctx.interpolate)
         source_fps = (source_fps or float(ctx.fps)) * ctx.interpolate
     upscaler = post_model("upscaler", ctx.upscaler, ctx.upscale_weights) if ctx.upscale > 1 else None
-    factor = ctx.upscale if upscaler else 1
-    t, h, w, _ = frames.shape
     width, height = ctx.size
     rate = Fraction(source_fps).limit_denominator(1001) if source_fps else ctx.fps
     fps = f"{ctx.fps.numerator}/{ctx.fps.denominator}"
+    # cover-scale and crop to the film's frame, retime, and hold the last frame for as long as needed
     graph = (f"scale={width}:{height}:flags=lanczos:force_original_aspect_ratio=increase,crop={width}:{height},"
              f"fps={fps},tpad=stop_mode=clone:stop=-1,format=yuv420p")
-    cmd = [ctx.ffmpeg, "-hide_banner", "-y", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{w * factor}x{h * factor}",
-           "-framerate", f"{rate.numerator}/{rate.denominator}", "-i", "-", "-vf", graph,
-           "-frames:v", str(ctx.frames), "-c:v", "libx264", "-preset", ctx.format.intermediate.preset,
-           "-crf", str(ctx.format.intermediate.crf), "-movflags", "+faststart", "-an", "-f", "mp4", str(out)]
-    with tempfile.TemporaryFile() as errors:
-        proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=errors)
-        fed = False
-        try:
-            # The encoder may stop reading early (it has its frames): a closed pipe is not a failure.
-            with contextlib.suppress(BrokenPipeError):
-                for start in range(0, t, chunk):
-                    part = frames[start:start + chunk]
-                    if upscaler is not None:
-                        part = upscaler.upscale(part, factor)
-                    proc.stdin.write(np.ascontiguousarray(part).tobytes())
-            fed = True
-        finally:
-            with contextlib.suppress(BrokenPipeError):
-                proc.stdin.close()
-            if not fed and proc.poll() is None:
-                proc.kill()  # an upscaler failed mid-way: do not leave the encoder waiting
-            code = proc.wait()
-        if code != 0:
-            errors.seek(0)
-            raise RenderError("could not encode generated frames", stage="render", scene=ctx.scene.id,
-                              stderr=errors.read().decode("utf-8", "replace"))
-    return Clip(out, ctx.frames, ctx.fps, width, height)
+    blocks = (frames[start:start + chunk] for start in range(0, len(frames), chunk))
+    if upscaler is not None:  # lazily: once the encoder has ctx.frames, no more blocks are upscaled
+        blocks = (upscaler.upscale(block, ctx.upscale) for block in blocks)
+    # `out` is already the caller's temp name (SceneRenderer.render's contract): no second one
+    return write_blocks(blocks, ctx.fps, out, atomic=False, ffmpeg=ctx.ffmpeg, input_fps=rate, vf=graph,
+                        size=(width, height), frames=ctx.frames, crf=ctx.format.intermediate.crf,
+                        preset=ctx.format.intermediate.preset, stage="render", scene=ctx.scene.id)

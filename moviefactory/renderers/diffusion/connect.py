@@ -22,8 +22,8 @@ import numpy as np
 from ...errors import InputError
 from ...media.ffmpeg import ffmpeg_binary, run_ffmpeg
 from ...media.files import atomic_path
+from ...media.frames import clip_rate, iter_frames, read_frames, write_frames
 from ..base import Clip
-from ..upscale import clip_rate, iter_frames, read_frames, write_frames
 from .base import to_uint8_frames
 from .extend import resize_frames
 

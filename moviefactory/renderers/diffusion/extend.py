@@ -24,9 +24,10 @@ import numpy as np
 
 from ...config import Format
 from ...errors import ConfigError, InputError
+from ...media.frames import read_frames, write_frames
 from ..base import Clip
-from ..upscale import read_frames, write_frames
 from .base import ModelEntry, entry, generation_size, load_for_device, to_uint8_frames
+from .motion import generation_rate, motion_controls
 
 
 @runtime_checkable
@@ -335,8 +336,6 @@ def load_image_to_video(model: str | ModelEntry = "svd", *, clip_size: tuple[int
     text-to-video pipeline itself started from encoded frames (HunyuanVideo); loaded at the GPU's
     memory tier, generating at the clip's aspect near the model's native pixel count, with the
     model's steps, guidance and frame rule. `model_path`: that model's own folder (as for `make`)."""
-    from .t2v import generation_rate, motion_controls
-
     m = model if isinstance(model, ModelEntry) else entry(model)
     kind = continuation(m)
     if kind is None:

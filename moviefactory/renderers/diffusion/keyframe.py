@@ -21,8 +21,8 @@ from ...errors import InputError, MissingDependencyError, MovieFactoryError, Ren
 from ...screenplay import Scene, Screenplay, Shot, Voice
 from ..base import Clip, RenderContext, register_renderer
 from .adapters import AdapterSpec, adapters_for, apply_adapter
-from .base import (ModelEntry, apply_memory, detect_vram_gb, entry, generation_size, load_pipeline, model_frames,
-                   to_uint8_frames, write_clip)
+from .base import ModelEntry, entry, generation_size, load_pipeline, model_frames, to_uint8_frames, write_clip
+from .memory import apply_memory, detect_vram_gb, free_gpu_memory, is_out_of_memory
 
 VERSION = 2  # bump when the same inputs would render differently
 IMAGE_GUIDANCE = 1.5  # InstructPix2Pix: how closely the edit keeps to the keyframe
@@ -152,8 +152,6 @@ class KeyframeVideoRenderer:
         return frames
 
     def _raise_unless_oom(self, exc: Exception, shot: Shot, ctx: RenderContext) -> None:
-        from .t2v import is_out_of_memory
-
         if isinstance(exc, MovieFactoryError):
             raise exc  # already says what is wrong (a missing adapter, an edit without a model)
         if not is_out_of_memory(exc):
@@ -163,9 +161,7 @@ class KeyframeVideoRenderer:
     def _leaner(self) -> None:
         """After running out of memory: free what is cached, decode a quarter as many frames at once,
         and (on a GPU) keep each model on the CPU until it runs. Later shots stay lean too."""
-        from .t2v import _free_gpu_memory
-
-        _free_gpu_memory()
+        free_gpu_memory()
         self.decode_chunk_size = max(1, (self.decode_chunk_size or 8) // 4)
         if self.device.startswith("cuda"):
             for pipe in (self.image_pipe, self.video_pipe, self.edit_pipe):
@@ -180,9 +176,7 @@ class KeyframeVideoRenderer:
                 for pipe in (self.image_pipe, self.video_pipe, self.edit_pipe):
                     if pipe is not None and hasattr(pipe, "enable_model_cpu_offload"):
                         pipe.enable_model_cpu_offload(device=self.device)
-                from .t2v import _free_gpu_memory
-
-                _free_gpu_memory()
+                free_gpu_memory()
 
     def check_inputs(self, shot: Shot, ctx: RenderContext, edit_instruction: str | None, keyframe) -> None:
         where = {"stage": "render", "scene": ctx.scene.id}

@@ -8,7 +8,6 @@ torch, diffusers and huggingface_hub are imported inside functions: importing th
 """
 from __future__ import annotations
 
-import gc
 import inspect
 import math
 import threading
@@ -21,8 +20,10 @@ from ...errors import ConfigError, RenderError
 from ...screenplay import Shot
 from ..base import Clip, RenderContext, register_renderer
 from .adapters import AdapterSpec, adapters_for, apply_adapter
-from .base import (ModelEntry, apply_memory, catalogue, detect_vram_gb, entry, generation_size, load_pipeline,
-                   model_frames, to_uint8_frames, weights_installed, write_clip)
+from .base import (ModelEntry, catalogue, entry, generation_size, load_pipeline, model_frames, to_uint8_frames,
+                   weights_installed, write_clip)
+from .memory import apply_memory, detect_vram_gb, free_gpu_memory, is_out_of_memory
+from .motion import generation_rate, motion_controls, motion_words
 
 VERSION = 3  # bump when a change here alters the frames for the same shot, seed and model
 NO_TEXT = "text, captions, letters, watermark"  # video models garble lettering; never ask for it
@@ -157,7 +158,7 @@ class TextToVideoRenderer:
                     self.pipe.to("cpu")
                 elif hasattr(self.pipe, "maybe_free_model_hooks"):
                     self.pipe.maybe_free_model_hooks()
-                _free_gpu_memory()
+                free_gpu_memory()
             self._released = True
 
     def can_extend(self) -> bool:
@@ -195,7 +196,7 @@ class TextToVideoRenderer:
             if lower is None:
                 raise self._oom_error(shot, ctx, first, [failed_tier], failed_tier, failed_settings) from first
             # Later shots keep the lower tier: the one that OOMed will not fit them either.
-            _free_gpu_memory()
+            free_gpu_memory()
             self.tier, self.settings = lower
             apply_memory(self.pipe, self.settings, self.device)
             try:
@@ -254,54 +255,6 @@ def _join(parts: list[str]) -> str:
     return ", ".join(out)
 
 
-def generation_rate(model: ModelEntry, film_fps: Fraction) -> Fraction:
-    """The rate the generated frames are played at. A model told its frame rate (LTX's `frame_rate`)
-    generates at the film's own rate, so nothing is duplicated or dropped in retiming, within a
-    range it handles (half to twice its training rate); others generate at their training rate."""
-    if "fps_argument" in model.motion:
-        return min(max(Fraction(film_fps), Fraction(model.fps, 2)), Fraction(model.fps * 2))
-    return Fraction(model.fps)
-
-
-def motion_controls(model: ModelEntry, motion: float, rate: Fraction) -> dict[str, Any]:
-    """`Shot.motion` (0 still .. 1 lively) and the playback rate as the model's own arguments,
-    VideoCrafter-style: telling a model a lower frame rate than the frames are played at makes it
-    move further per frame. motion 0.5 is the true rate; 0 and 1 are `fps_span` times slower or
-    faster. A motion bucket (SVD) maps linearly onto its range. Models without controls get none."""
-    controls: dict[str, Any] = {}
-    if name := model.motion.get("fps_argument"):
-        span = float(model.motion.get("fps_span", 1.5))
-        controls[name] = max(1, round(float(rate) * span ** (1.0 - 2.0 * motion)))
-    if name := model.motion.get("bucket_argument"):
-        lo, hi = model.motion.get("bucket_range", (1, 255))
-        controls[name] = round(lo + motion * (hi - lo))
-    return controls
-
-
-def motion_words(motion: float) -> str:
-    """Shot.motion for a model with no motion argument (Wan, CogVideoX, HunyuanVideo): said in the prompt."""
-    if motion < 0.2:
-        return "almost still, very subtle movement"
-    if motion < 0.4:
-        return "calm, gentle movement"
-    if motion > 0.8:
-        return "fast, energetic movement"
-    if motion > 0.6:
-        return "lively movement"
-    return ""
-
-
-def is_out_of_memory(exc: BaseException) -> bool:
-    try:
-        import torch
-
-        if isinstance(exc, torch.cuda.OutOfMemoryError):
-            return True
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-    return isinstance(exc, RuntimeError) and "out of memory" in str(exc).lower()
-
-
 def memory_advice(model: ModelEntry, tier: int, settings: dict[str, Any]) -> str:
     """The one setting to change after running out of memory at `tier`."""
     lower = model.lower_tier(tier)
@@ -311,14 +264,6 @@ def memory_advice(model: ModelEntry, tier: int, settings: dict[str, Any]) -> str
         return (f"enable offload: set `offload: sequential` (and `vae_tiling: true`) for {model.name}'s "
                 f"{tier} GB tier in configs/models.yaml")
     return "it does not fit even fully offloaded: render at draft size (--draft) or with shorter shots"
-
-
-def _free_gpu_memory() -> None:
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 # Factories: one renderer name per text-to-video entry of the catalogue ---------------------------------
