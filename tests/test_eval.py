@@ -16,6 +16,7 @@ import moviefactory as mf
 from moviefactory.config import load_format
 from moviefactory.errors import InputError
 from moviefactory.eval import evaluate
+from moviefactory.reading import LATIN_CPS
 
 from media import loudness
 
@@ -180,3 +181,18 @@ def test_a_caption_file_without_cues_fails(tmp_path, ffmpeg):
     assert failed == {"caption speed", "caption sync", "caption overlap"}
     assert all("no cues" in c.detail for c in result.checks if not c.ok)
 
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    """A vertical draft whose narration is quick: before cues were timed for reading, eval found one
+    at 21.9 chars/s against its limit of 21."""
+    return mf.make_film("The last train home", format="vertical", scenes=3, seconds=18, draft=True,
+                        output=tmp_path_factory.mktemp("quick"))
+
+
+def test_our_vertical_captions_stay_within_the_reading_speed_eval_checks(quick):
+    fmt = load_format("vertical")
+    result = evaluate(quick.video, target_lufs=fmt.loudness_lufs, max_true_peak=fmt.true_peak_db)
+    assert result.captions["cues"] >= 3 and result.captions["cps_limit"] == LATIN_CPS
+    for name in ("caption speed", "caption sync", "caption overlap"):
+        assert _check(result, name).ok, _check(result, name)
