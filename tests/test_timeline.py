@@ -3,6 +3,7 @@ from fractions import Fraction
 import pytest
 
 from moviefactory.config import load_format
+from moviefactory.reading import LATIN_CPS, reading_chars
 from moviefactory.screenplay import line_id
 from moviefactory.timeline.build import ClipRef, SpeechRef, build_timeline, shot_frames
 from moviefactory.timeline.model import Timeline
@@ -94,3 +95,33 @@ def test_timeline_json_round_trip_keeps_exact_fractions():
 @pytest.mark.parametrize("seconds, fps, frames", [(1.5, 24, 36), (1 / 3, 30, 10), (0.01, 24, 1)])
 def test_shot_frames_rounds_to_whole_frames(seconds, fps, frames):
     assert shot_frames(seconds, Fraction(fps)) == frames
+
+
+def _quick_inputs(sp, fmt):
+    """Speech as a quick narrator says it: short words in a blink, then a breath at the line's end."""
+    clips, _ = _inputs(sp, fmt)
+    speech = {}
+    for scene in sp.scenes:
+        for k, line in enumerate(scene.narration):
+            words, t = [], 0.0
+            for w in line.text.split():
+                said = 0.03 + 0.042 * len(w.strip(".,"))
+                words.append((w.strip(".,"), t, t + said))
+                t += said
+            speech[line_id(scene, k)] = SpeechRef(f"audio/narration/{line_id(scene, k)}.wav", t + 0.35, words)
+    return clips, speech
+
+
+def test_quick_narration_gets_vertical_captions_that_can_be_read():
+    fmt = load_format("vertical")  # karaoke: 4 words a cue
+    sp = tiny_screenplay()
+    clips, speech = _quick_inputs(sp, fmt)
+    tl = build_timeline(sp, fmt, clips, speech, _measure)
+    spans = {a.ref: (a.start, a.end) for a in tl.audio}
+    for cue in tl.cues:
+        start, end = spans[cue.ref]
+        assert start <= cue.start < cue.end <= end
+        assert reading_chars("\n".join(cue.lines)) / (cue.end - cue.start) <= LATIN_CPS, cue
+    assert all(a.end <= b.start for a, b in zip(tl.cues, tl.cues[1:]))
+    shown = " ".join(" ".join(c.lines) for c in tl.cues)
+    assert shown.split() == " ".join(line.text for s in sp.scenes for line in s.narration).split()

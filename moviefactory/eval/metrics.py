@@ -8,7 +8,9 @@
   out of sync" failure of other tools, measured.
 
 Then checks with thresholds give a verdict a person (or a batch) can act on. Nothing here reads our
-own run files: it works on any film.
+own run files: it works on any film. A check whose measurement could not be made (no frames decoded,
+an audio stream the meter read nothing from, a caption file without cues) fails and says so: a film
+is not passed on what nobody measured.
 """
 from __future__ import annotations
 
@@ -19,13 +21,18 @@ from typing import Any
 
 from ..errors import InputError
 from ..media.ffmpeg import ffmpeg_binary, probe, run_ffmpeg
+from ..reading import cps_limit, reading_chars
 
 BLACK = "blackdetect=d=0.5:pic_th=0.98:pix_th=0.10"  # >= 0.5 s of (nearly) black picture
 FREEZE = "freezedetect=n=-60dB:d=2"  # >= 2 s without change
 CUTS = "scdet=threshold=3"  # scene-change score (0-100) above which a frame starts a new shot (a
 # storyboard's cut between panels of one palette scores ~4; frames inside a shot score < 1)
 SILENCE = "silencedetect=noise=-45dB:d=1.0"  # >= 1 s under -45 dBFS
-CJK_CPS, LATIN_CPS = 11.0, 21.0  # readable characters per second (Netflix's guidance for CJK and for others)
+TRUE_PEAK_CEILING = -1.0  # dBTP when no format gives one: EBU R128's (and the streaming services') maximum
+# A film must not exceed its own ceiling: the only slack is the meter's rounding (ebur128 prints the
+# true peak to 0.1 dB), so a peak printed at the ceiling passes and one printed 0.1 dB over fails.
+TRUE_PEAK_TOLERANCE = 0.05
+LOUDNESS_TOLERANCE = 1.0  # LU either side of the target (EBU R128's tolerance for live-produced programmes)
 
 
 @dataclass(frozen=True)
@@ -42,13 +49,15 @@ class FilmEval:
     width: int
     height: int
     fps: float
-    loudness_lufs: float | None
+    loudness_lufs: float | None  # None: not measured (no audio stream, or the meter read no samples)
     loudness_range: float | None
     true_peak_db: float | None
     black: list[tuple[float, float]]
     frozen: list[tuple[float, float]]
     silence: list[tuple[float, float]]
     cuts: list[float]
+    frames: int = 0  # video frames ffmpeg decoded and the picture filters saw
+    audio_seconds: float | None = None  # audio the loudness meter read; None: the film has no audio stream
     captions: dict[str, Any] = field(default_factory=dict)
     checks: list[Check] = field(default_factory=list)
 
@@ -65,8 +74,9 @@ class FilmEval:
 
 
 def evaluate(film: Path, *, subtitles: Path | None = None, target_lufs: float | None = None,
-             max_true_peak: float = -1.0, ffmpeg: str | None = None) -> FilmEval:
-    """Measure `film`; compare with `target_lufs` when given (a format's target), else only report."""
+             max_true_peak: float = TRUE_PEAK_CEILING, ffmpeg: str | None = None) -> FilmEval:
+    """Measure `film` and check it. `target_lufs`: the format's loudness target (without one, loudness
+    is only reported). `max_true_peak`: the format's true-peak ceiling in dBTP (`Format.true_peak_db`)."""
     film = Path(film)
     if not film.is_file():
         raise InputError(f"{film} does not exist")
@@ -78,14 +88,17 @@ def evaluate(film: Path, *, subtitles: Path | None = None, target_lufs: float | 
     if audio is not None:
         args += ["-map", "0:a:0", "-af", f"ebur128=peak=true,{SILENCE}"]
     stderr = run_ffmpeg(ffmpeg_binary(ffmpeg), [*args, "-f", "null", "-"], stage="eval")
-    loud = _loudness(stderr) if audio is not None else {}
+    metered = _metered_seconds(stderr) if audio is not None else None
+    # ebur128 prints a summary even when it read nothing (-70 LUFS, peak 0.0): that is no measurement.
+    loud = _loudness(stderr) if metered else {}
     measured = FilmEval(
         path=str(film), duration=round(info.duration, 3), width=video.width or 0, height=video.height or 0,
         fps=round(float(video.fps or 0), 3), loudness_lufs=loud.get("I"), loudness_range=loud.get("LRA"),
         true_peak_db=loud.get("peak"), black=_spans(stderr, "black_start", "black_end"),
         frozen=_spans(stderr, "freeze_start", "freeze_end", info.duration),
         silence=_spans(stderr, "silence_start", "silence_end", info.duration),
-        cuts=[round(float(t), 3) for t in re.findall(r"lavfi\.scd\.time:\s*([\d.]+)", stderr)])
+        cuts=[round(float(t), 3) for t in re.findall(r"lavfi\.scd\.time:\s*([\d.]+)", stderr)],
+        frames=_decoded_frames(stderr), audio_seconds=metered)
     subs = subtitles or _beside(film)
     captions = caption_stats(subs, measured.silence) if subs else {}
     return replace(measured, captions=captions, checks=checks(measured, captions, target_lufs, max_true_peak))
@@ -99,6 +112,17 @@ def _loudness(stderr: str) -> dict[str, float]:
         if m := re.search(pattern, summary):
             out[key] = float(m.group(1))
     return out
+
+
+def _metered_seconds(stderr: str) -> float:
+    """Seconds of audio ebur128 read: it logs a momentary reading every 100 ms of samples."""
+    times = re.findall(r"\bt:\s*([\d.]+)\s+TARGET:", stderr)
+    return round(float(times[-1]), 3) if times else 0.0
+
+
+def _decoded_frames(stderr: str) -> int:
+    counts = re.findall(r"frame=\s*(\d+)", stderr)  # ffmpeg's progress line; the last one is the total
+    return int(counts[-1]) if counts else 0
 
 
 def _spans(stderr: str, start_key: str, end_key: str, until: float | None = None) -> list[tuple[float, float]]:
@@ -126,13 +150,11 @@ def caption_stats(path: Path, silence: list[tuple[float, float]]) -> dict[str, A
     except Exception as exc:  # noqa: BLE001 - pysubs2 raises several types for files it cannot read
         raise InputError(f"cannot read captions {path}: {exc}") from None
     events = sorted((e for e in subs.events if not e.is_comment and e.plaintext.strip()), key=lambda e: e.start)
-    text = "".join(e.plaintext for e in events)
-    cjk = sum(1 for ch in text if "\u3400" <= ch <= "\u9fff")
-    limit = CJK_CPS if text and cjk / len(text) > 0.3 else LATIN_CPS
+    limit = cps_limit("".join(e.plaintext for e in events))
     speeds, silent, overlaps = [], [], 0
     for prev, cue in zip([None, *events], events):
         seconds = max(0.001, (cue.end - cue.start) / 1000)
-        speeds.append(len(re.sub(r"\s+", "", cue.plaintext)) / seconds)
+        speeds.append(reading_chars(cue.plaintext) / seconds)
         if prev is not None and cue.start < prev.end:
             overlaps += 1
         shown = (cue.start / 1000, cue.end / 1000)
@@ -145,21 +167,47 @@ def caption_stats(path: Path, silence: list[tuple[float, float]]) -> dict[str, A
 
 def checks(film: FilmEval, captions: dict[str, Any], target_lufs: float | None,
            max_true_peak: float) -> list[Check]:
-    out = [Check("picture", not film.black, f"{len(film.black)} black stretch(es) >= 0.5 s" if film.black
-                 else "no black stretches"),
-           Check("motion", not film.frozen, f"{len(film.frozen)} frozen stretch(es) >= 2 s" if film.frozen
-                 else "no frozen stretches")]
-    if film.loudness_lufs is not None:
-        if target_lufs is not None:
+    """Pass/fail per aspect. A check whose measurement is missing fails, with a detail saying why."""
+    if film.frames:
+        out = [Check("picture", not film.black, f"{len(film.black)} black stretch(es) >= 0.5 s" if film.black
+                     else "no black stretches"),
+               Check("motion", not film.frozen, f"{len(film.frozen)} frozen stretch(es) >= 2 s" if film.frozen
+                     else "no frozen stretches")]
+    else:
+        out = [Check(name, False, "no video frames decoded: not measured") for name in ("picture", "motion")]
+    unheard = _unheard(film)
+    if target_lufs is not None:
+        if film.loudness_lufs is None:
+            out.append(Check("loudness", False, f"{unheard}: loudness not measured (target {target_lufs:.1f})"))
+        else:
             off = film.loudness_lufs - target_lufs
-            out.append(Check("loudness", abs(off) <= 1.0, f"{film.loudness_lufs:.1f} LUFS, target {target_lufs:.1f}"))
-        out.append(Check("true peak", (film.true_peak_db or -99) <= max_true_peak + 0.5,
+            out.append(Check("loudness", abs(off) <= LOUDNESS_TOLERANCE,
+                             f"{film.loudness_lufs:.1f} LUFS, target {target_lufs:.1f}"))
+    if film.true_peak_db is None:
+        out.append(Check("true peak", False, f"{unheard}: true peak not measured (max {max_true_peak:.1f})"))
+    else:
+        out.append(Check("true peak", film.true_peak_db <= max_true_peak + TRUE_PEAK_TOLERANCE,
                          f"{film.true_peak_db:.1f} dBTP (max {max_true_peak:.1f})"))
-    if captions:
+    if captions and not captions["cues"]:
+        out += [Check(name, False, f"no cues in {captions['file']}: not measured")
+                for name in ("caption speed", "caption sync", "caption overlap")]
+    elif captions:
         out.append(Check("caption speed", captions["max_cps"] <= captions["cps_limit"],
                          f"fastest cue {captions['max_cps']:.1f} chars/s (limit {captions['cps_limit']:.0f})"))
-        out.append(Check("caption sync", not captions["over_silence"],
-                         f"{len(captions['over_silence'])} cue(s) shown over silence" if captions["over_silence"]
-                         else f"all {captions['cues']} cues over speech"))
+        if not film.audio_seconds:  # silences come from the audio: without it, sync is unknown
+            out.append(Check("caption sync", False, f"{unheard}: silences not measured"))
+        else:
+            out.append(Check("caption sync", not captions["over_silence"],
+                             f"{len(captions['over_silence'])} cue(s) shown over silence" if captions["over_silence"]
+                             else f"all {captions['cues']} cues over speech"))
         out.append(Check("caption overlap", captions["overlaps"] == 0, f"{captions['overlaps']} overlapping cue(s)"))
     return out
+
+
+def _unheard(film: FilmEval) -> str:
+    """Why the sound was not measured (only read when it was not)."""
+    if film.audio_seconds is None:
+        return "no audio stream"
+    if not film.audio_seconds:
+        return "the audio stream has no samples the meter could read"
+    return "ffmpeg's loudness meter printed no summary"
