@@ -409,8 +409,7 @@ def _make_clap(index_dir: Path, model=None) -> ClapRetriever:
     items, meta = read_items(index_dir)
     indexed_with = meta.get("model", TEXT_MODEL)
     if indexed_with == TEXT_MODEL or load_embeddings(index_dir, items) is None:
-        raise MissingDependencyError(f"the index at {index_dir} has no CLAP embeddings; "
-                                     "index it with a CLAP model first (--clap MODEL)")
+        raise MissingDependencyError("the index has no CLAP embeddings; index it with a CLAP model to search by sound")
     if model is None or isinstance(model, (str, os.PathLike)):
         wanted = indexed_with if model is None else clap_model_id(model)
         if wanted != indexed_with:  # checked before loading: a model the index cannot use is never loaded
