@@ -10,10 +10,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from moviefactory.audio import retrieval
 from moviefactory.audio.index import EMBEDDINGS_FILE, index_folder, load_embeddings
 from moviefactory.audio.library import AudioItem, read_items, write_items
 from moviefactory.audio.retrieval import (
-    AudioRetriever,
     ClapEmbedder,
     ClapRetriever,
     create_retriever,
@@ -154,8 +154,8 @@ def _text_index(tmp_path: Path) -> Path:
 
 def test_text_retriever_ranks_by_words(tmp_path):
     index_dir = _text_index(tmp_path)
-    retriever = create_retriever("text", index_dir=index_dir)
-    assert isinstance(retriever, AudioRetriever) and retriever.name == "text"
+    retriever = create_retriever("text", index_dir=index_dir)  # what every entry owes: test_retriever_contract.py
+    assert retriever.name == "text"
     assert {"clap", "text"} <= set(retriever_names())
 
     hits = retriever.search("thunder storm at night", k=3)
@@ -171,8 +171,21 @@ def test_text_retriever_ranks_by_words(tmp_path):
     assert retriever.search("xylophone", k=5) == []
     assert tokenize("Storms rumbling") == tokenize("storm rumbles") == ["storm", "rumbl"]
 
-    shot = rank_sfx_for_shot("A storm breaks over the house at night, thunder", None, retriever, k=2)
-    assert shot[0].item.id == "thunder"
+
+def test_rank_sfx_for_shot_is_the_retrievers_search_until_clip_scores_keyframes(tmp_path):
+    """No CLIP weights are configured, so nothing re-ranks yet: the shot's effects are exactly the
+    retriever's hits for its description, and a keyframe, even a real image, changes nothing."""
+    from PIL import Image
+
+    retriever = create_retriever("text", index_dir=_text_index(tmp_path))
+    keyframe = tmp_path / "keyframe.png"
+    Image.new("RGB", (32, 18), (20, 20, 60)).save(keyframe)
+    description = "A storm breaks over the house at night: thunder, then rain on the roof"
+    plain = retriever.search(description, k=3)
+    assert [h.item.id for h in plain] == ["thunder", "rain"]
+    assert rank_sfx_for_shot(description, None, retriever, k=3) == plain
+    assert rank_sfx_for_shot(description, keyframe, retriever, k=3) == plain
+    assert rank_sfx_for_shot(description, keyframe, retriever, k=1) == plain[:1]
 
 
 def test_open_retriever_falls_back_to_text(tmp_path):
@@ -190,6 +203,31 @@ def test_open_retriever_falls_back_to_text(tmp_path):
     assert open_retriever(index_dir, prefer="text").name == "text"
     with pytest.raises(InputError):
         open_retriever(tmp_path / "nowhere")
+    with pytest.raises(InputError, match=r"unknown audio retriever 'bm25'; available: clap, text"):
+        open_retriever(index_dir, prefer="bm25")
+
+
+def test_open_retriever_chooses_through_the_registry(tmp_path, monkeypatch):
+    """A new entry is reached by its config name with no change to open_retriever; one that cannot
+    answer for this index gives way to text, which says why."""
+    index_dir = _text_index(tmp_path)
+    calls = []
+
+    def make_exact(index_dir, model=None):
+        calls.append((index_dir, model))
+        return retrieval.TextRetriever.from_index(index_dir)
+
+    def make_unavailable(index_dir, model=None):
+        raise MissingDependencyError("the exact-words model is not installed")
+
+    monkeypatch.setitem(retrieval._REGISTRY._factories, "exact", make_exact)
+    monkeypatch.setitem(retrieval._REGISTRY._factories, "missing", make_unavailable)
+    assert open_retriever(index_dir, prefer="exact", clap_model="m").search("thunder", 1)[0].item.id == "thunder"
+    assert calls == [(index_dir, "m")]
+    r = open_retriever(index_dir, prefer="missing")
+    assert r.name == "text" and r.note == "missing not used: the exact-words model is not installed"
+    with pytest.raises(InputError, match="available: clap, exact, missing, text"):
+        open_retriever(index_dir, prefer="nope")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -229,7 +267,7 @@ def test_clap_search_scores_sorted_and_cached(clap_setup):
 
     model, processor = tiny_clap(clap_setup["index"].parent / "again")  # same seed, built in memory
     retriever = ClapRetriever(model, processor, clap_setup["index"])
-    assert isinstance(retriever, AudioRetriever) and retriever.name == "clap"
+    assert retriever.name == "clap"
 
     calls = []
     original = model.get_text_features
@@ -237,7 +275,7 @@ def test_clap_search_scores_sorted_and_cached(clap_setup):
     hits = retriever.search("thunder storm at night", k=3)
     assert len(hits) == 3 and len(calls) == 1
     scores = [h.score for h in hits]
-    assert scores == sorted(scores, reverse=True) and all(-1.0 <= s <= 1.0 for s in scores)
+    assert scores == sorted(scores, reverse=True) and all(0.0 <= s <= 1.0 for s in scores)
     assert all(h.path.is_file() for h in hits)
     again = retriever.search("thunder storm at night", k=3)
     assert len(calls) == 1 and [h.item.id for h in again] == [h.item.id for h in hits]

@@ -46,7 +46,7 @@ class AudioItem:
 @dataclass(frozen=True)
 class Hit:
     item: AudioItem
-    score: float  # higher is better; cosine for embeddings, normalised overlap for text
+    score: float  # relevance in [0, 1], one scale for every retriever (retrieval.AudioRetriever)
     path: Path  # resolved file path
 
 

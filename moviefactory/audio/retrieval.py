@@ -1,15 +1,16 @@
-"""Finding music and sound effects by text: one `AudioRetriever` protocol, two entries.
+"""Finding music and sound effects by text: one `AudioRetriever` protocol, a registry of entries.
 
 - `"text"` (`TextRetriever`): TF-IDF over titles, tags and descriptions. Needs no model. English
   words are lower-cased, stop-words dropped and lightly stemmed; Chinese is split into character
-  bigrams. Scores are cosines of TF-IDF vectors, in [0, 1].
+  bigrams. The score is the cosine of the TF-IDF vectors.
 - `"clap"` (`ClapRetriever`): CLAP (the LAION-CLAP architecture, transformers' `ClapModel` +
   `ClapProcessor`, e.g. the published `laion/clap-htsat-unfused`). The index's `embeddings.npy`
   holds one L2-normalised audio embedding per item (see `index.index_folder(embedder=...)`); a
-  query's text embedding is compared by cosine, scores in [-1, 1].
+  query's text embedding is compared by cosine, and the score is `relevance_from_cosine` of it.
 
-`open_retriever(index_dir)` picks CLAP when the index has embeddings from a model that loads
-locally, else the text index; the returned retriever's `name` says which one answers.
+Every entry scores on one scale (see `AudioRetriever`), so hits of different libraries merge.
+`open_retriever(index_dir)` chooses the entry through the registry: CLAP when the index has
+embeddings from a model that loads locally, else text; the retriever's `name` says which answers.
 Nothing here downloads: models load with `local_files_only=True` unless a caller asks otherwise.
 """
 from __future__ import annotations
@@ -34,11 +35,21 @@ from .library import AudioItem, Hit, file_sha256, read_items
 
 @runtime_checkable
 class AudioRetriever(Protocol):
-    name: str  # which retriever answered: 'text' or 'clap'
+    """Finds library items for a text query. Every entry passes tests/test_retriever_contract.py.
+
+    One scale for every entry's `Hit.score`, so hits of a CLAP library and a text library rank
+    against each other (`sources.Combined`): relevance in [0, 1], where 0 is "nothing in common
+    with the query" and 1 is "the query is this item exactly", monotone in the entry's own
+    similarity. Both built-in entries score a cosine with that meaning: TF-IDF vectors have no
+    negative weights, so theirs is already in [0, 1]; an embedding cosine is floored at 0
+    (`relevance_from_cosine`).
+    """
+
+    name: str  # the registry name of the entry that answers: 'text' or 'clap'
     model_id: str  # 'text', or the embedding model's id/path recorded in the index
 
     def search(self, text: str, k: int = 5) -> list[Hit]:
-        """The best `k` items for `text`, best first."""
+        """At most `k` hits for `text`, best first, scores on the shared scale above."""
         ...
 
 
@@ -165,6 +176,20 @@ class TextRetriever:
 # --------------------------------------------------------------------------------------------
 # CLAP through transformers
 # --------------------------------------------------------------------------------------------
+
+def relevance_from_cosine(cos: np.ndarray) -> np.ndarray:
+    """An embedding cosine on the shared relevance scale: max(0, cos).
+
+    Unrelated items are orthogonal to a query in an embedding space, not opposite to it, so a
+    negative cosine says no more than 0 does: both mean "nothing in common", as a text score of 0
+    does. (1 + cos) / 2 would put every unrelated item at 0.5, above most partial text matches.
+    The floor is CLIPScore's (Hessel et al. 2021). Trained CLIP/CLAP models typically give a
+    caption and its own sound a cosine of a few tenths, not near 1, so a CLAP library's good
+    matches rank under a text library's near-verbatim ones; a per-model weight (CLIPScore's w)
+    would fix that, but needs real checkpoints to measure.
+    """
+    return np.clip(cos, 0.0, 1.0)
+
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
@@ -305,6 +330,7 @@ class ClapRetriever:
     """Cosine top-k of a text (or audio) query against an index's CLAP audio embeddings."""
 
     name = "clap"
+    note = ""
 
     def __init__(self, model, processor, index_dir: Path, *, model_id: str | None = None, embedder=None) -> None:
         self.embedder = embedder if embedder is not None else ClapEmbedder(model, processor, model_id or "")
@@ -350,64 +376,75 @@ class ClapRetriever:
         return self.search_vector(self.audio_vector(path), k)
 
     def search_vector(self, vector: np.ndarray, k: int = 5) -> list[Hit]:
-        """Top-k items by cosine with an embedding vector, best first; scores in [-1, 1]."""
+        """Top-k items by cosine with an embedding vector, best first; scores are relevance_from_cosine."""
         query = _unit_rows(vector)[0]
         if query.shape[0] != self.embeddings.shape[1]:
             raise InputError(f"query vector has {query.shape[0]} dimensions; the index has {self.embeddings.shape[1]}")
-        scores = np.clip(self.embeddings @ query, -1.0, 1.0)
-        order = np.argsort(-scores, kind="stable")[: max(k, 0)]
+        cosines = self.embeddings @ query
+        order = np.argsort(-cosines, kind="stable")[: max(k, 0)]  # by cosine: items floored at 0 stay in order
+        scores = relevance_from_cosine(cosines)
         return [Hit(self.items[n], float(scores[n]), self.items[n].resolve(self.root)) for n in order]
 
 
 # --------------------------------------------------------------------------------------------
 # Choosing a retriever
 # --------------------------------------------------------------------------------------------
+# Every entry is a factory `(index_dir, model=None) -> AudioRetriever`. `model` is whatever the
+# entry needs to answer (CLAP: a loaded embedder, a model id/path, or None for the index's own).
+# An entry that cannot answer for this index on this machine raises MissingDependencyError
+# saying why; open_retriever then falls back to FALLBACK_RETRIEVER.
+
+DEFAULT_RETRIEVER = "clap"  # tried first: it understands sound, where the index has embeddings
+FALLBACK_RETRIEVER = "text"  # needs no model: answers for every index
+
 
 @register_retriever("text")
-def _make_text(index_dir: Path, **_options) -> TextRetriever:
+def _make_text(index_dir: Path, model=None) -> TextRetriever:
     return TextRetriever.from_index(Path(index_dir))
 
 
 @register_retriever("clap")
-def _make_clap(index_dir: Path, model: str | None = None, **_options) -> ClapRetriever:
-    if model is None:
-        _, meta = read_items(Path(index_dir))
-        model = meta.get("model", TEXT_MODEL)
-        if model == TEXT_MODEL:
-            raise InputError(f"the index at {index_dir} has no CLAP embeddings; index it with a CLAP model first")
-    return ClapRetriever.from_embedder(load_clap(model), Path(index_dir))
+def _make_clap(index_dir: Path, model=None) -> ClapRetriever:
+    index_dir = Path(index_dir)
+    items, meta = read_items(index_dir)
+    indexed_with = meta.get("model", TEXT_MODEL)
+    if indexed_with == TEXT_MODEL or load_embeddings(index_dir, items) is None:
+        raise MissingDependencyError("the index has no CLAP embeddings; index it with a CLAP model to search by sound")
+    if model is None or isinstance(model, (str, os.PathLike)):
+        wanted = indexed_with if model is None else clap_model_id(model)
+        if wanted != indexed_with:  # checked before loading: a model the index cannot use is never loaded
+            raise MissingDependencyError(f"the index was embedded with {indexed_with}, not {wanted}; re-index it")
+        model = load_clap(wanted)
+    elif model.model_id != indexed_with:
+        raise MissingDependencyError(f"the index was embedded with {indexed_with}, not {model.model_id}; re-index it")
+    return ClapRetriever.from_embedder(model, index_dir)
 
 
-def open_retriever(index_dir: Path, prefer: str = "clap", clap_model=None) -> AudioRetriever:
-    """CLAP when the index has embeddings from a model that loads locally, else the text index.
+def open_retriever(index_dir: Path, prefer: str | None = DEFAULT_RETRIEVER, clap_model=None) -> AudioRetriever:
+    """The retriever for the index at `index_dir`, chosen through the registry by name.
 
-    `clap_model` is a loaded embedder (`load_clap(...)`/`ClapEmbedder`), a model id/path, or None
-    (the model id recorded in the index). The result's `name` is 'clap' or 'text'; a text fallback
-    carries the reason in `.note`.
+    `prefer` names the entry to try (default 'clap': CLAP when the index has embeddings from a model
+    that loads locally). When it cannot answer here, 'text' answers instead and carries the reason
+    in `.note`. An unknown name is an InputError listing the registered ones. `clap_model` goes to
+    the entry as its `model`: a loaded embedder (`load_clap(...)`), a model id/path, or None (the
+    model the index records).
     """
     index_dir = Path(index_dir)
     if not (index_dir / "index.json").is_file():
         raise InputError(f"no audio index at {index_dir}; build one first (music index FOLDER)")
-    if prefer not in ("clap", "text"):
-        raise InputError(f"unknown audio retriever {prefer!r}; available: clap, text")
-    if prefer == "text":
-        return TextRetriever.from_index(index_dir)
-    items, meta = read_items(index_dir)
-    indexed_with = meta.get("model", TEXT_MODEL)
-    if indexed_with == TEXT_MODEL or load_embeddings(index_dir, items) is None:
-        reason = "the index has no CLAP embeddings"
-    else:
-        try:
-            if clap_model is None or isinstance(clap_model, (str, os.PathLike)):
-                wanted = clap_model_id(clap_model) if clap_model is not None else indexed_with
-                clap_model = load_clap(wanted) if wanted == indexed_with else None
-            used = wanted if clap_model is None else clap_model.model_id
-            if used != indexed_with:
-                raise MissingDependencyError(f"the index was embedded with {indexed_with}, not {used}; re-index it")
-            return ClapRetriever.from_embedder(clap_model, index_dir)
-        except MissingDependencyError as exc:
-            reason = exc.message
-    return TextRetriever(items, index_dir, note=f"CLAP not used: {reason}")
+    prefer = prefer or DEFAULT_RETRIEVER
+    names = retriever_names()
+    if prefer not in names:
+        raise InputError(f"unknown audio retriever {prefer!r}; available: {', '.join(names)}")
+    try:
+        return create_retriever(prefer, index_dir=index_dir, model=clap_model)
+    except MissingDependencyError as exc:
+        if prefer == FALLBACK_RETRIEVER:
+            raise
+        reason = exc.message
+    fallback = create_retriever(FALLBACK_RETRIEVER, index_dir=index_dir)
+    fallback.note = f"{prefer} not used: {reason}"
+    return fallback
 
 
 def rank_sfx_for_shot(

@@ -14,16 +14,30 @@ def user_index(kind: str) -> Path:
 
 
 class Combined:
-    """Several retrievers searched as one: the best hits of all, best first."""
+    """Several retrievers searched as one: the best hits of all, best first.
+
+    Hits merge by score, which every retriever gives on the one relevance scale of
+    `retrieval.AudioRetriever`, so a CLAP library and a text library rank against each other.
+    A file in two libraries (same content) counts once, at its better score; ties keep the
+    retrievers' order.
+    """
 
     def __init__(self, retrievers: list) -> None:
         self.retrievers = retrievers
         self.name = " + ".join(r.name for r in retrievers)
         self.model_id = ",".join(getattr(r, "model_id", "") for r in retrievers)
+        self.note = "; ".join(n for r in retrievers if (n := getattr(r, "note", "")))
 
-    def search(self, text: str, k: int) -> list[Hit]:
-        hits = [h for r in self.retrievers for h in r.search(text, k)]
-        return sorted(hits, key=lambda h: -h.score)[:k]
+    def search(self, text: str, k: int = 5) -> list[Hit]:
+        hits = sorted((h for r in self.retrievers for h in r.search(text, k)), key=lambda h: -h.score)
+        seen: set[str] = set()
+        best = []
+        for hit in hits:  # the sort is stable: ties keep the retrievers' order
+            key = hit.item.sha256 or str(hit.path)
+            if key not in seen:
+                seen.add(key)
+                best.append(hit)
+        return best[:k]
 
 
 def library_opener(kind: str, choice: str | None) -> Callable | None:
