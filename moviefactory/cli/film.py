@@ -110,7 +110,8 @@ def options_cmd(yaml: bool = typer.Option(False, "--yaml", help="Print a config 
 @app.command("eval")
 def eval_cmd(
     film: Path = typer.Argument(..., help="A film (any mp4/mkv/mov), e.g. runs/<run-id>/film.mp4."),
-    format: Optional[str] = typer.Option(None, "--format", help="Check loudness against this preset's target."),
+    format: Optional[str] = typer.Option(None, "--format", help="Check loudness and true peak against this preset's "
+                                         "target and ceiling."),
     target_lufs: Optional[float] = typer.Option(None, "--target-lufs", help="Loudness target (overrides --format)."),
     subtitles: Optional[Path] = typer.Option(None, "--subtitles", help="Captions to check (default: beside the film)."),
     json_out: Optional[Path] = typer.Option(None, "--json", help="Also write the measurements here."),
@@ -122,8 +123,10 @@ def eval_cmd(
     from ..media.files import write_text
 
     with errors():
-        target = target_lufs if target_lufs is not None else load_format(format).loudness_lufs if format else None
-        result = evaluate(film, subtitles=subtitles, target_lufs=target)
+        preset = load_format(format) if format else None
+        target = target_lufs if target_lufs is not None else preset.loudness_lufs if preset else None
+        ceiling = {"max_true_peak": preset.true_peak_db} if preset else {}
+        result = evaluate(film, subtitles=subtitles, target_lufs=target, **ceiling)
         if json_out:
             import json
 
