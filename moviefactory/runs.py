@@ -37,14 +37,15 @@ class RunDir:
         return self.root.name
 
     request = property(lambda self: self.root / "run.json")
+    plan = property(lambda self: self.root / "plan.json")  # the screenplay as the writer wrote it
     screenplay = property(lambda self: self.root / "screenplay.json")
     timeline = property(lambda self: self.root / "timeline.json")
     state = property(lambda self: self.root / "state.sqlite")
     film = property(lambda self: self.root / "film.mp4")
     report = property(lambda self: self.root / "report.json")
 
-    def shot(self, scene_id: str, shot_id: str) -> Path:
-        return self.root / "scenes" / scene_id / f"{shot_id}.mp4"
+    def shot(self, scene_id: str, shot_id: str, suffix: str = ".mp4") -> Path:
+        return self.root / "scenes" / scene_id / f"{shot_id}{suffix}"
 
     def narration(self, line_id: str) -> Path:
         return self.root / "audio" / "narration" / f"{line_id}.wav"
@@ -52,7 +53,9 @@ class RunDir:
     def rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
 
-    # The cache: a sidecar <artifact>.done.json holds the key the artifact was made with.
+    # The cache: a sidecar <artifact>.done.json holds the key the artifact was made with, and the
+    # other files made with it (`files`, run-relative). The artifact counts as done only while all of
+    # them exist and the key matches: delete any of them and the stage makes them again.
     def cached(self, artifact: Path, key: str) -> dict[str, Any] | None:
         marker = artifact.with_name(artifact.name + ".done.json")
         if not (artifact.is_file() and marker.is_file()):
@@ -61,7 +64,9 @@ class RunDir:
             meta = json.loads(marker.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError):
             return None
-        return meta if meta.get("key") == key else None
+        if meta.get("key") != key or not all((self.root / f).is_file() for f in meta.get("files", ())):
+            return None
+        return meta
 
     def done_key(self, artifact: Path) -> str | None:
         """The key a finished artifact was made with (what later artifacts made from it are keyed on)."""

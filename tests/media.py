@@ -40,22 +40,41 @@ def decode_audio(path: Path) -> tuple[np.ndarray, int]:
     return np.concatenate(chunks), rate
 
 
+def _still(path: Path) -> bool:
+    """A shot file that is a still and its camera move (the animatic's): played by ffmpeg, not decoded."""
+    return str(path).endswith(".still.npz")
+
+
 def video_frames(path: Path) -> tuple[int, float]:
     """Number of decoded video frames and the stream's frame rate."""
+    if _still(path):
+        frames, rate = _played(path)
+        return len(frames), float(rate)
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         count = sum(1 for _ in c.decode(stream))
         return count, float(stream.average_rate)
 
 
+def _played(path: Path):
+    from moviefactory.media.frames import read_frames
+
+    return read_frames(Path(path))
+
+
 def decode_video(path: Path) -> np.ndarray:
     """Every frame of the first video stream, (T, H, W, 3) uint8 RGB."""
+    if _still(path):
+        return _played(path)[0]
     with av.open(str(path)) as c:
         return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])])
 
 
 def frame_at(path: Path, t: float) -> np.ndarray:
     """The decoded RGB frame shown at time t (seconds)."""
+    if _still(path):
+        frames, rate = _played(path)
+        return frames[min(len(frames) - 1, int(t * rate + 1e-6))]
     with av.open(str(path)) as c:
         stream = c.streams.video[0]
         last = None

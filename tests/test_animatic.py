@@ -1,17 +1,19 @@
-"""The animatic renderer, end to end: real ffmpeg renders at draft size, decoded with PyAV."""
+"""The animatic renderer, end to end: a still and its camera move, played by real ffmpeg at draft size
+(as the film's encode plays it) and measured frame by frame."""
 from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 import pytest
 
 from moviefactory.config import load_format
-from moviefactory.errors import MovieFactoryError, RenderError, ToolError
+from moviefactory.errors import MovieFactoryError, RenderError
 from moviefactory.media.ffmpeg import ffmpeg_binary
-from moviefactory.renderers import Clip, RenderContext, SceneRenderer, create_renderer, renderer_names
+from moviefactory.media.camera import SUFFIX, read_still
+from moviefactory.media.sources import FrameStream
+from moviefactory.renderers import Clip, RenderContext, create_renderer, renderer_names
 from moviefactory.renderers.animatic import AnimaticRenderer, band_height, caption_band
 from moviefactory.renderers.backdrop import features, paint_backdrop
 from moviefactory.screenplay import Character, Scene, Screenplay, Shot, Voice
@@ -36,28 +38,36 @@ def make_ctx(camera="static", *, fmt="vertical", seed=11, frames=45, motion=0.5,
 
 def render(tmp_path: Path, name: str, **kw) -> tuple[Clip, RenderContext]:
     shot, ctx = make_ctx(**kw)
-    out = tmp_path / f"{name}.mp4"
+    out = tmp_path / f"{name}{SUFFIX}"
     clip = AnimaticRenderer().render(shot, ctx, out)
     return clip, ctx
 
 
+def play(path: Path, extra: int = 0) -> list[bytes]:
+    """The shot's frames as the film's encode gets them: raw yuv420p, played by ffmpeg (plus `extra`
+    frames asked for past its end, to see that it stops)."""
+    move = read_still(path)[2]
+    with FrameStream(path, width=move.width, height=move.height, fps=move.rate, frames=move.frames + extra,
+                     ffmpeg=ffmpeg_binary(), scratch=path.parent) as stream:
+        return [stream.read(1) for _ in range(move.frames + extra)]
+
+
 def luma(path: Path) -> np.ndarray:
     """All frames' Y planes as float32 (frames, height, width)."""
-    with av.open(str(path)) as c:
-        frames = [f.to_ndarray() for f in c.decode(video=0)]  # yuv420p: Y rows then U, V
-    h = frames[0].shape[0] * 2 // 3
-    return np.stack([f[:h] for f in frames]).astype(np.float32)
+    move = read_still(path)[2]
+    n = move.width * move.height
+    return np.stack([np.frombuffer(f[:n], np.uint8).reshape(move.height, move.width) for f in play(path)]
+                    ).astype(np.float32)
 
 
 def below_band(y: np.ndarray) -> np.ndarray:
     return y[:, band_height(y.shape[1]) + 2:]
 
 
-def test_registered_and_protocol():
+def test_registered_by_name():
     assert "animatic" in renderer_names()
     r = create_renderer("animatic")
-    assert isinstance(r, AnimaticRenderer) and isinstance(r, SceneRenderer)
-    assert r.name == "animatic" and r.cache_token() == "animatic-1"
+    assert type(r) is AnimaticRenderer and r.name == "animatic" and r.suffix == SUFFIX
 
 
 @pytest.mark.parametrize("fmt,frames,camera", [("vertical", 37, "pan_left"), ("widescreen", 30, "push_in"),
@@ -66,17 +76,14 @@ def test_output_is_exact(tmp_path, fmt, frames, camera):
     clip, ctx = render(tmp_path, "shot", fmt=fmt, frames=frames, camera=camera)
     w, h = ctx.size
     assert (w, h) == ((270, 480) if fmt == "vertical" else (480, 200))
-    assert clip == Clip(path=tmp_path / "shot.mp4", frames=frames, fps=ctx.fps, width=w, height=h)
-    with av.open(str(clip.path)) as c:
-        assert [s.type for s in c.streams] == ["video"]  # no audio
-        v = c.streams.video[0]
-        assert v.codec_context.name == "h264" and v.codec_context.pix_fmt == "yuv420p"
-        assert (v.codec_context.width, v.codec_context.height) == (w, h)
-        assert Fraction(v.average_rate) == ctx.fps
-        times = [f.pts * f.time_base for f in c.decode(v)]
-    assert len(times) == frames
-    assert times == [Fraction(i) / ctx.fps for i in range(frames)]  # clean CFR from zero
-    assert list(tmp_path.iterdir()) == [clip.path]  # nothing else left behind
+    assert clip == Clip(path=tmp_path / f"shot{SUFFIX}", frames=frames, fps=ctx.fps, width=w, height=h)
+    move = read_still(clip.path)[2]
+    assert (move.frames, move.width, move.height, move.rate, move.camera) == (frames, w, h, ctx.fps, camera)
+    played = play(clip.path)
+    assert len(played) == frames and {len(f) for f in played} == {w * h * 3 // 2}
+    with pytest.raises(Exception, match=f"ended after {frames} of {frames + 1} frames"):
+        play(clip.path, extra=1)  # and not one frame more
+    assert [p.name for p in tmp_path.iterdir()] == [clip.path.name]  # nothing else left behind
 
 
 def test_deterministic_and_seeded(tmp_path):
@@ -149,7 +156,7 @@ def test_static_barely_moves(tmp_path):
 
 def test_caption_band_is_fixed_while_the_scene_moves(tmp_path):
     shot, ctx = make_ctx("pan_left", frames=40, motion=1.0)
-    clip = AnimaticRenderer().render(shot, ctx, tmp_path / "band.mp4")
+    clip = AnimaticRenderer().render(shot, ctx, tmp_path / f"band{SUFFIX}")
     y = luma(clip.path)
     bh = band_height(ctx.size[1])
     assert bh <= 0.12 * ctx.size[1]
@@ -200,13 +207,13 @@ def test_caption_band_wraps_long_and_cjk_text():
 def test_bad_input_raises_render_error(tmp_path):
     shot, ctx = make_ctx(frames=0)
     with pytest.raises(RenderError):
-        AnimaticRenderer().render(shot, ctx, tmp_path / "x.mp4")
+        AnimaticRenderer().render(shot, ctx, tmp_path / f"x{SUFFIX}")
 
 
-def test_ffmpeg_failure_is_a_tool_error(tmp_path):
-    shot, ctx = make_ctx(frames=5)
-    bad = RenderContext(**{**ctx.__dict__, "ffmpeg": ffmpeg_binary(), "format": ctx.format.model_copy(
-        update={"intermediate": ctx.format.intermediate.model_copy(update={"preset": "no-such-preset"})})})
-    with pytest.raises(ToolError) as err:
-        AnimaticRenderer().render(shot, bad, tmp_path / "x.mp4")
-    assert isinstance(err.value, MovieFactoryError) and err.value.stage == "render" and err.value.stderr
+def test_a_still_ffmpeg_cannot_play_is_a_clear_error(tmp_path):
+    clip, _ = render(tmp_path, "x", frames=5)
+    with pytest.raises(MovieFactoryError) as err:
+        with FrameStream(clip.path, width=270, height=480, fps=Fraction(30), frames=5, ffmpeg="/bin/false",
+                         scratch=tmp_path) as stream:
+            stream.read(1)
+    assert "ended after 0 of 5 frames" in str(err.value) and err.value.stage == "assemble"

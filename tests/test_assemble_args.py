@@ -1,79 +1,128 @@
-"""The final encode's ffmpeg arguments, checked without running ffmpeg."""
+"""The final encode: its plan and ffmpeg arguments checked without running ffmpeg, then the picture made
+for real from clips of known colours and decoded, frame by frame."""
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
+import pytest
+
 from moviefactory.config import load_format
-from moviefactory.media.assemble import film_args
-from moviefactory.timeline.model import AudioClip, Timeline, VideoClip
+from moviefactory.errors import AssemblyError
+from moviefactory.media.assemble import audio_args, encoder_args, mux_args
+from moviefactory.media.picture import Step, picture_plan
+from moviefactory.timeline.model import AudioClip, Cue, Timeline, VideoClip
+
+from media import decode_video
 
 FPS = Fraction(24)
 
 
-def _timeline():
+def _timeline(width=480, height=200, paths=("a.mp4", "b.mp4", "c.mp4", "d.mp4")):
     video = (
-        VideoClip("a.mp4", "s01", "s01-sh01", Fraction(0), 48),
-        VideoClip("b.mp4", "s01", "s01-sh02", Fraction(2), 24),
-        VideoClip("c.mp4", "s02", "s02-sh01", Fraction(60, 24), 48, "crossfade", 12),
-        VideoClip("d.mp4", "s03", "s03-sh01", Fraction(84, 24), 24, "fade_black", 12),
+        VideoClip(paths[0], "s01", "s01-sh01", Fraction(0), 48),
+        VideoClip(paths[1], "s01", "s01-sh02", Fraction(2), 24),
+        VideoClip(paths[2], "s02", "s02-sh01", Fraction(60, 24), 36, "crossfade", 12),
+        VideoClip(paths[3], "s03", "s03-sh01", Fraction(84, 24), 24, "fade_black", 12),
     )
     audio = (AudioClip("l1.wav", "narration", "s01-l01", Fraction(1, 2), Fraction(3, 2)),
              AudioClip("l2.wav", "narration", "s02-l01", Fraction(13, 4), Fraction(1)))
-    return Timeline("T", "en", 480, 200, FPS, Fraction(96, 24), video, audio)
+    return Timeline("T", "en", width, height, FPS, Fraction(108, 24), video, audio)
 
 
-def _graph(args):
-    return args[args.index("-filter_complex") + 1]
+def test_the_plan_plays_each_shot_once_and_mixes_only_the_overlaps():
+    plan = picture_plan(_timeline())
+    assert plan == [Step("play", 0, 48), Step("play", 1, 12), Step("crossfade", 1, 12, 2),
+                    Step("play", 2, 12), Step("fade_black", 2, 12, 3), Step("play", 3, 12)]
+    assert sum(s.count for s in plan) == _timeline().frames == 108
 
 
-def test_transitions_become_xfades_at_exact_offsets():
-    fmt = load_format("widescreen", draft=True)
-    args = film_args(_timeline(), fmt, Path("/run"), None, Path("/run/film.mp4"), None)
-    graph = _graph(args)
-    assert graph.count("concat=a=0:n=2:v=1") == 1  # the two cut-joined shots of scene 1
-    assert "xfade=duration=0.500000:offset=2.500000:transition=fade" in graph
-    assert "xfade=duration=0.500000:offset=3.500000:transition=fadeblack" in graph
-    assert args[args.index("-frames:v") + 1] == "96"
-    assert args[args.index("-movflags") + 1] == "+faststart"
-    assert args[args.index("-f") + 1] == "mp4" or "mp4" in args
+def test_a_bridge_replaces_the_mix_and_a_shot_too_short_for_its_joins_is_an_error():
+    tl = _timeline()
+    bridged = tl.video[2].__class__(**{**tl.video[2].__dict__, "bridge": "bridges/s02.mp4"})
+    plan = picture_plan(Timeline(tl.title, tl.language, tl.width, tl.height, FPS, tl.duration,
+                                 (tl.video[0], tl.video[1], bridged, tl.video[3])))
+    assert Step("bridge", 1, 12, 2, "bridges/s02.mp4") in plan
+    short = tl.video[2].__class__(**{**tl.video[2].__dict__, "frames": 20})  # 12 + 12 frames of joins
+    with pytest.raises(AssemblyError, match="shorter than its transitions"):
+        picture_plan(Timeline(tl.title, tl.language, tl.width, tl.height, FPS, tl.duration,
+                              (tl.video[0], tl.video[1], short, tl.video[3])))
 
 
 def test_audio_is_placed_mixed_without_normalising_and_cut_to_picture():
     fmt = load_format("widescreen", draft=True)
     stats = {"input_i": "-30.1", "input_tp": "-9.0", "input_lra": "3.0", "input_thresh": "-40.2",
-             "target_offset": "0.4"}
-    graph = _graph(film_args(_timeline(), fmt, Path("/run"), None, Path("/run/film.mp4"), stats))
+             "target_offset": "0.4", "target_i": -23.0}
+    args = audio_args(_timeline(), fmt, Path("/run"), Path("/run/sound.mp4"), stats, gain_db=-0.7)
+    graph = args[args.index("-filter_complex") + 1]
     assert "adelay=all=1:delays=500" in graph and "adelay=all=1:delays=3250" in graph
     assert "amix=dropout_transition=0:duration=first:inputs=3:normalize=0" in graph
     assert "linear=true" in graph and "measured_I=-30.1" in graph and "I=-23.0" in graph
-    assert "atrim=end=4.000000" in graph
-    assert "anullsrc=r=48000:cl=stereo" in " ".join(film_args(_timeline(), fmt, Path("/run"), None,
-                                                              Path("/run/film.mp4"), None))
+    assert "volume=-0.70dB" in graph  # a true-peak correction, after the normaliser
+    assert graph.index("volume=-0.70dB") < graph.index("atrim=end=4.500000")  # cut last, to the picture's length
+    assert "anullsrc=r=48000:cl=stereo" in " ".join(args) and "-vn" not in args
+    assert args[args.index("-acodec") + 1] == "aac" and args[args.index("-b:a") + 1] == "192k"
 
 
 def test_captions_are_burned_with_the_bundled_font_dir(tmp_path):
-    from moviefactory.timeline.model import Cue
-
     fmt = load_format("vertical", draft=True)
-    tl = _timeline()
+    tl = _timeline(270, 480)
     tl = Timeline(tl.title, tl.language, 270, 480, Fraction(30), tl.duration, tl.video, tl.audio,
                   (Cue(Fraction(1), Fraction(2), ("hi",)),))
-    ass = tmp_path / "we:ird dir" / "film.ass"
-    graph = _graph(film_args(tl, fmt, tmp_path, ass, tmp_path / "film.mp4", None))
+    args = encoder_args(tl, fmt, tmp_path / "we:ird dir" / "film.ass", tmp_path / "picture.mp4")
+    graph = args[args.index("-filter_complex") + 1]
     assert "ass=" in graph and "fontsdir=" in graph and "noto_cjk_sans_otc" in graph
     assert "we\\\\:ird dir" in graph  # ':' escaped for the option parser, '\\' again for the graph
+    assert args[args.index("-video_size") + 1] == "270x480" and args[args.index("-i") + 1] == "pipe:0"
+    assert args[args.index("-frames:v") + 1] == str(tl.frames) and "-an" in args
 
 
-def test_cut_runs_are_read_through_one_concat_list_each(tmp_path):
-    from moviefactory.media.assemble import concat_list, segments
+def test_the_mux_copies_and_puts_the_index_first():
+    args = mux_args(Path("p.mp4"), Path("s.mp4"), Path("film.mp4"), "A Title")
+    assert args[args.index("-c") + 1] == "copy" and args[args.index("-movflags") + 1] == "+faststart"
+    assert args[args.index("-f") + 1] == "mp4" and args[-1] == "film.mp4"
+    assert "title=A Title" in args
 
-    fmt = load_format("widescreen", draft=True)
+
+@pytest.fixture(scope="module")
+def coloured(tmp_path_factory, ffmpeg):
+    """Four 480x200 clips of flat grey levels, so every film frame says which clip (or mix) it shows."""
+    import subprocess
+
+    root = tmp_path_factory.mktemp("run")
+    levels = {"a.mp4": 40, "b.mp4": 90, "c.mp4": 200, "d.mp4": 140}
+    for name, level in levels.items():
+        subprocess.run([ffmpeg, "-v", "error", "-f", "lavfi", "-i", f"color=c=0x{level:02x}{level:02x}{level:02x}"
+                        f":s=480x200:r=24", "-frames:v", "48", "-pix_fmt", "yuv420p", str(root / name)], check=True)
+    return root, levels
+
+
+def test_the_picture_is_each_shot_then_a_dissolve_then_a_dip_to_black(coloured, ffmpeg):
+    from moviefactory.media.assemble import _encode_picture
+
+    root, levels = coloured
     tl = _timeline()
-    segs = segments(tl)
-    assert [len(s.clips) for s in segs] == [2, 1, 1]
-    listing = concat_list(segs[0], Path("/run dir/it's"))
-    assert listing.splitlines() == ["ffconcat version 1.0", "file '/run dir/it'\\''s/a.mp4'",
-                                    "file '/run dir/it'\\''s/b.mp4'"]
-    lists = [tmp_path / f"seg{k}.ffconcat" for k in range(3)]
-    args = film_args(tl, fmt, Path("/run"), None, Path("/run/film.mp4"), None, lists)
-    assert args.count("concat") == 1 and str(lists[0]) in args  # one demuxer input for the two shots
-    assert "/run/c.mp4" in args and "/run/a.mp4" not in args
+    fmt = load_format("widescreen", draft=True)
+    middles = _encode_picture(tl, fmt, root, ffmpeg, None, root / "picture.mp4", root, None)
+    frames = decode_video(root / "picture.mp4").astype(float).mean(axis=(1, 2, 3))
+    assert len(frames) == 108
+    grey = {k: np.mean(v) for k, v in levels.items()}
+    assert abs(frames[:48] - grey["a.mp4"]).max() < 3 and abs(frames[48:60] - grey["b.mp4"]).max() < 3
+    dissolve = frames[60:72]  # b -> c, strictly between the two and rising
+    assert grey["b.mp4"] < dissolve.min() and dissolve.max() < grey["c.mp4"] and np.all(np.diff(dissolve) > 0)
+    assert abs(frames[72:84] - grey["c.mp4"]).max() < 3
+    dip = frames[84:96]  # c -> d through black: darker than both in the middle
+    assert dip.min() < 25 and dip[0] > dip[5] < dip[-1]
+    assert abs(frames[96:] - grey["d.mp4"]).max() < 3
+    assert sorted(middles) == [0, 1, 2, 3]  # each shot's middle frame, kept for the contact sheet
+    assert len(middles[0]) == 480 * 200 * 3 // 2
+
+
+def test_a_shot_that_plays_short_is_one_clear_error(coloured, ffmpeg, tmp_path):
+    from moviefactory.media.assemble import _encode_picture
+
+    root, _ = coloured
+    (tmp_path / "a.mp4").write_bytes(b"not a video")
+    tl = _timeline(paths=(str(tmp_path / "a.mp4"), "b.mp4", "c.mp4", "d.mp4"))
+    with pytest.raises(AssemblyError, match="a.mp4 ended after 0 of 48 frames"):
+        _encode_picture(tl, load_format("widescreen", draft=True), root, ffmpeg, None, tmp_path / "p.mp4", tmp_path,
+                        None)

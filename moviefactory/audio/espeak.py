@@ -12,10 +12,13 @@ next one. Numbers get several events ("1990" -> two); those merge into one word.
 from __future__ import annotations
 
 import ctypes
+import os
+import pickle
 import re
 import threading
 import unicodedata
 import wave
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,6 +82,7 @@ class _Engine:
         lib = self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
         lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
         lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
         lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
@@ -106,12 +110,48 @@ class _Engine:
         return 0
 
     def synth(self, text: str, voice_name: str, wpm: int, pitch: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
+        """Speak one line from the engine's freshly initialised state.
+
+        espeak keeps state from one utterance to the next in static variables that re-initialising does
+        not reset (a line spoken second sounds a little different, and is ~10 ms longer or shorter, than
+        the same line spoken first). So each line is spoken in a forked child of the process that only
+        ever initialised the engine: a line's samples depend on the line alone, and a resumed run's
+        re-spoken line is the line of a fresh run."""
+        if not hasattr(os, "fork"):  # pragma: no cover - not Linux/macOS: history-dependent, still correct
+            return self._synth_here(text, voice_name, wpm, pitch)
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: speak, send the result back, leave without running any cleanup
+            code = 0
+            try:
+                os.close(read_end)
+                result = pickle.dumps(self._synth_here(text, voice_name, wpm, pitch))
+            except BaseException as exc:  # noqa: BLE001 - the parent raises it
+                result, code = pickle.dumps(SpeechError(str(exc))), 1
+            with os.fdopen(write_end, "wb") as pipe:
+                pipe.write(result)
+            os._exit(code)
+        os.close(write_end)
+        with os.fdopen(read_end, "rb") as pipe:
+            payload = pipe.read()
+        _, status = os.waitpid(pid, 0)
+        if not payload:
+            raise SpeechError(f"espeak stopped while speaking {text[:60]!r} (status {status})")
+        result = pickle.loads(payload)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    def _synth_here(self, text: str, voice_name: str, wpm: int, pitch: int):
         if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
             raise SpeechError(f"espeak has no voice {voice_name!r}")
         self.lib.espeak_SetParameter(_RATE, wpm, 0)
         self.lib.espeak_SetParameter(_PITCH, pitch, 0)
         self.blocks, self.words = [], []
         data = text.encode("utf-8")
+        # espeak seeds the noise of breathy voices (f3, ...) from the clock when it starts: seed it from the
+        # line instead, so the same line is the same samples in every run ("same seed, same film").
+        self.lib.espeak_ng_SetRandSeed(zlib.crc32(data + voice_name.encode()))
         buf = ctypes.create_string_buffer(data)  # NUL-terminated
         err = self.lib.espeak_Synth(buf, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         self.lib.espeak_Synchronize()

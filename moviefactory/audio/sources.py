@@ -62,6 +62,31 @@ def library_opener(kind: str, choice: str | None) -> Callable | None:
     return open_
 
 
+def library_token(kind: str, choice: str | None) -> str:
+    """What a run's choice of library stands for, without opening it: the catalogue the default
+    library is built from (and the user's own index), or the index folder's content. A change to
+    either is a change to the sound a film gets."""
+    import hashlib
+
+    if choice in (None, "", "none", "off"):
+        return "none"
+    if choice != "default":
+        folders = [Path(choice).expanduser()]
+    else:
+        folders = [user_index(kind)]
+    digest = hashlib.sha256(choice.encode())
+    if choice == "default":
+        from .foley import catalogue_path as sfx_catalogue
+        from .music.catalogue import catalogue_path as music_catalogue
+
+        digest.update((music_catalogue() if kind == "music" else sfx_catalogue()).read_bytes())
+    for folder in folders:
+        index = folder / "index.json"
+        if index.is_file():
+            digest.update(index.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def default_library(kind: str) -> Path:
     """The default library's folder, built first if it is missing or out of date."""
     if kind == "music":

@@ -1,40 +1,49 @@
-"""Timeline -> one ffmpeg filter graph -> the encoded film. The only place the final encode is built.
+"""Timeline -> the encoded film. The only place the final encode is built.
 
-Two passes, as loudnorm wants: the audio graph alone is measured first (fast: no video is
-decoded), then the whole film is encoded with the measured values in linear mode.
+- Sound: the three stems (narration, music ducked under it, effects) mixed in one ffmpeg graph,
+  measured (loudnorm's first pass), then normalised in linear mode and encoded to AAC. The encoded
+  sound is measured again (true peak after the codec, which overshoots): if it is over the format's
+  ceiling it is encoded again, that much quieter. Runs beside the picture.
+- Picture: every shot played straight into libx264 (picture.py), captions burned in with libass.
+- The two are put together without re-encoding (`-c copy`), `moov` first so it plays while it
+  downloads. Audio and picture are each cut to the film's exact length on their own, so the same
+  timeline makes the same bytes every time.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import re
+import subprocess
 import tempfile
-from dataclasses import dataclass
+import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable
 
 import ffmpeg as ffx
 
 from ..config import Format
-from ..errors import AssemblyError
+from ..errors import AssemblyError, ToolError
 from ..resources import cjk_font
-from ..timeline.model import AudioClip, Timeline, VideoClip
+from ..timeline.model import AudioClip, Timeline
 from .ffmpeg import run_ffmpeg
 from .files import atomic_path
+from .picture import play_picture
 
-_XFADE = {"crossfade": "fade", "fade_black": "fadeblack"}
+# loudnorm's true-peak limiter aims this far under the format's ceiling, leaving room for the AAC
+# encoder's own overshoot; what overshoots anyway is caught by measuring the encoded sound.
+CODEC_HEADROOM_DB = 0.5
+PEAK_MARGIN_DB = 0.2  # a correction aims this far under the ceiling (the meter reads in 0.1 dB steps)
+LOUDNESS_SLACK = 0.5  # LU from the format's target before the sound is encoded again, aiming closer
+MAX_FIXES = 3
+
+# Music dips this far under speech, quickly when a line starts and slowly after it ends.
+DUCK = dict(threshold=0.02, ratio=8, attack=40, release=600, knee=4)
 
 
 def _sec(t: Fraction | float) -> str:
     return f"{float(t):.6f}"
-
-
-# The AAC encoder's own overshoot (inter-sample peaks after lossy coding) adds up to ~1 dB to the
-# peak loudnorm leaves; aim that much under the format's ceiling so the film itself meets it.
-CODEC_HEADROOM_DB = 1.0
-
-# Music dips this far under speech, quickly when a line starts and slowly after it ends.
-DUCK = dict(threshold=0.02, ratio=8, attack=40, release=600, knee=4)
 
 
 class _Sources:
@@ -68,9 +77,14 @@ def _clip(clip: AudioClip, sources: _Sources, rate: int):
     return a.filter("adelay", delays=round(float(clip.start) * 1000), all=1)
 
 
+# The mix runs this much past the film's end and is cut after: how filters flush at the end of a
+# stream depends on how the frames happened to arrive, and those last samples must not be the film's.
+TAIL_SECONDS = 1
+
+
 def _bus(clips: list[AudioClip], timeline: Timeline, sources: _Sources, rate: int):
-    """The clips placed at their times over a silent bed exactly the film's length."""
-    bed = ffx.input(f"anullsrc=r={rate}:cl=stereo", f="lavfi", t=_sec(timeline.duration)).audio
+    """The clips placed at their times over a silent bed a little longer than the film."""
+    bed = ffx.input(f"anullsrc=r={rate}:cl=stereo", f="lavfi", t=_sec(timeline.duration + TAIL_SECONDS)).audio
     parts = [bed, *(_clip(c, sources, rate) for c in clips)]
     if len(parts) == 1:
         return bed
@@ -78,7 +92,7 @@ def _bus(clips: list[AudioClip], timeline: Timeline, sources: _Sources, rate: in
     return ffx.filter(parts, "amix", inputs=len(parts), duration="first", dropout_transition=0, normalize=0)
 
 
-def _audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
+def audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
     """Three stems -- narration, music, sound effects -- with the music ducked under the narration."""
     rate = fmt.encoder.sample_rate
     by_role = {role: [c for c in timeline.audio if c.role == role] for role in ("narration", "music", "sfx")}
@@ -99,122 +113,154 @@ def _audio_graph(timeline: Timeline, run_dir: Path, fmt: Format):
     return ffx.filter(stems, "amix", inputs=len(stems), duration="first", dropout_transition=0, normalize=0)
 
 
-def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str) -> dict | None:
-    """First loudnorm pass over the audio graph; None when the film is silent."""
+def _limit(fmt: Format) -> float:
+    return fmt.true_peak_db - CODEC_HEADROOM_DB
+
+
+def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str,
+                     target: float | None = None) -> dict | None:
+    """loudnorm's first pass over the mix, for `target` LUFS (default the format's); None when silent."""
     if not timeline.audio:
         return None
-    graph = _audio_graph(timeline, run_dir, fmt).filter(
-        "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db - CODEC_HEADROOM_DB, LRA=11, print_format="json")
-    args = graph.output("-", f="null").get_args()
-    stderr = run_ffmpeg(ffmpeg, args, stage="assemble")
+    graph = audio_graph(timeline, run_dir, fmt).filter(
+        "loudnorm", I=fmt.loudness_lufs if target is None else target, TP=_limit(fmt), LRA=11, print_format="json")
+    stderr = run_ffmpeg(ffmpeg, graph.output("-", f="null").get_args(), stage="assemble")
     found = re.findall(r"\{[^{}]*\}", stderr)
     if not found:
         raise AssemblyError("loudnorm printed no measurement", stage="assemble", stderr=stderr)
     stats = json.loads(found[-1])
-    return None if stats.get("input_i") in ("-inf", "inf") else stats
+    if stats.get("input_i") in ("-inf", "inf"):
+        return None
+    return {**stats, "target_i": fmt.loudness_lufs if target is None else target}
 
 
-@dataclass(frozen=True)
-class Segment:
-    """A run of clips joined by cuts; segments are joined to each other by transitions."""
-
-    clips: tuple[VideoClip, ...]
-
-    @property
-    def start(self) -> Fraction:
-        return self.clips[0].start
-
-    @property
-    def transition(self) -> tuple[str, int]:
-        return self.clips[0].transition, self.clips[0].overlap_frames
-
-
-def segments(timeline: Timeline) -> list[Segment]:
-    runs: list[list[VideoClip]] = []
-    for clip in timeline.video:
-        if runs and clip.transition == "cut":
-            runs[-1].append(clip)
-        else:
-            runs.append([clip])
-    return [Segment(tuple(r)) for r in runs]
-
-
-def concat_list(segment: Segment, run_dir: Path) -> str:
-    """A concat-demuxer list of the segment's shots: one decoder per segment instead of one per shot."""
-    quote = lambda p: "'" + str(p).replace("'", "'\\''") + "'"  # noqa: E731
-    return "ffconcat version 1.0\n" + "".join(f"file {quote(run_dir / c.path)}\n" for c in segment.clips)
-
-
-def _video_graph(timeline: Timeline, run_dir: Path, lists: Sequence[Path] | None):
-    segs = segments(timeline)
-    streams = []
-    for k, seg in enumerate(segs):
-        if lists is not None and len(seg.clips) > 1:
-            source = ffx.input(str(lists[k]), f="concat", safe=0).video
-        elif len(seg.clips) > 1:
-            source = ffx.concat(*(ffx.input(str(run_dir / c.path)).video for c in seg.clips), v=1, a=0)
-        else:
-            source = ffx.input(str(run_dir / seg.clips[0].path)).video
-        streams.append(source.filter("settb", "AVTB").filter("setpts", "PTS-STARTPTS"))
-    out = streams[0]
-    for seg, stream in zip(segs[1:], streams[1:]):
-        kind, frames = seg.transition
-        if seg.clips[0].bridge:
-            # A generated transition plays over the overlap: it opens on the outgoing shot's frame
-            # where the overlap starts and closes on the incoming shot's frame where it ends.
-            head = out.filter("trim", end_frame=round(seg.start * timeline.fps)).filter("setpts", "PTS-STARTPTS")
-            bridge = (ffx.input(str(run_dir / seg.clips[0].bridge)).video.filter("settb", "AVTB")
-                      .filter("setpts", "PTS-STARTPTS"))
-            tail = stream.filter("trim", start_frame=frames).filter("setpts", "PTS-STARTPTS")
-            out = ffx.concat(head, bridge, tail, v=1, a=0)
-        else:
-            out = ffx.filter([out, stream], "xfade", transition=_XFADE.get(kind, "fade"),
-                             duration=_sec(Fraction(frames) / timeline.fps), offset=_sec(seg.start))
-    return out
-
-
-def film_args(timeline: Timeline, fmt: Format, run_dir: Path, ass: Path | None, out: Path,
-              loudness: dict | None, lists: Sequence[Path] | None = None) -> list[str]:
-    """The ffmpeg arguments that encode the whole film (pure: reads no file).
-
-    `lists[k]` is the concat list of segment k (see `concat_list`); without lists, shots are
-    joined with the concat filter, which opens a decoder per shot (memory grows with the film).
-    """
-    audio = _audio_graph(timeline, run_dir, fmt)
+def audio_args(timeline: Timeline, fmt: Format, run_dir: Path, out: Path, loudness: dict | None,
+               gain_db: float = 0.0) -> list[str]:
+    """The ffmpeg arguments that encode the film's sound, exactly the film's length (pure)."""
+    audio = audio_graph(timeline, run_dir, fmt)
     if loudness:
         audio = audio.filter(
-            "loudnorm", I=fmt.loudness_lufs, TP=fmt.true_peak_db - CODEC_HEADROOM_DB, LRA=11,
-            measured_I=loudness["input_i"], measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
+            "loudnorm", I=loudness["target_i"], TP=_limit(fmt), LRA=11, measured_I=loudness["input_i"],
+            measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
             measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true")
     rate = fmt.encoder.sample_rate
-    # loudnorm works at 192 kHz internally: resample back, then cut to the picture's exact length.
-    audio = audio.filter("aresample", rate).filter("atrim", end=_sec(timeline.duration)).filter("asetpts", "PTS-STARTPTS")
-
-    video = _video_graph(timeline, run_dir, lists).filter("fps", fps=str(timeline.fps))
-    if ass is not None and timeline.cues:
-        video = video.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
-    video = video.filter("format", fmt.encoder.pix_fmt)
-
+    # loudnorm works at 192 kHz internally: back to the film's rate, then cut to the picture's length
+    audio = audio.filter("aresample", rate)
+    if gain_db:
+        audio = audio.filter("volume", f"{gain_db:.2f}dB")
+    audio = audio.filter("atrim", end=_sec(timeline.duration)).filter("asetpts", "PTS-STARTPTS")
     enc = fmt.encoder
-    return ffx.output(
-        video, audio, str(out), f="mp4", vcodec=enc.video_codec, preset=enc.preset, crf=enc.crf,
-        pix_fmt=enc.pix_fmt, acodec=enc.audio_codec, ar=rate, ac=2, r=str(timeline.fps),
-        movflags="+faststart", **{"b:a": enc.audio_bitrate, "frames:v": timeline.frames,
-                                  "metadata": f"title={timeline.title}"},
-    ).get_args()
+    return ffx.output(audio, str(out), f="mp4", acodec=enc.audio_codec, ar=rate, ac=2,
+                      **{"b:a": enc.audio_bitrate}).get_args()
+
+
+def measure_sound(path: Path, ffmpeg: str) -> dict[str, float]:
+    """Integrated loudness and true peak of a file's sound, after decoding (what a viewer hears)."""
+    stderr = run_ffmpeg(ffmpeg, ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
+                        stage="assemble")
+    summary = stderr[stderr.rfind("Summary:"):]
+    found = {key: re.search(pattern, summary) for key, pattern in
+             (("i", r"I:\s+(-?[\d.]+|-inf) LUFS"), ("tp", r"Peak:\s+(-?[\d.]+|-inf) dBFS"))}
+    if not all(found.values()):
+        raise AssemblyError(f"could not measure the loudness of {path.name}", stage="assemble", stderr=stderr)
+    return {key: float(m.group(1)) for key, m in found.items()}
+
+
+def encode_sound(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, out: Path) -> dict:
+    """The film's sound, encoded, measured after the codec: its true peak at or under the format's
+    ceiling, its loudness within LOUDNESS_SLACK of the target where the ceiling allows.
+
+    loudnorm reaches the target exactly only when a plain gain fits under the ceiling; otherwise it
+    compresses, and a short film can come out a little quiet. So the encoded sound is measured, and
+    encoded again aiming louder (the first pass re-run for that aim), or quieter when its peak is over."""
+    target = fmt.loudness_lufs
+    aim, gain, stats = target, 0.0, {}
+    loudness = measure_loudness(timeline, run_dir, fmt, ffmpeg)
+    for _ in range(MAX_FIXES + 1):
+        run_ffmpeg(ffmpeg, audio_args(timeline, fmt, run_dir, out, loudness, gain), stage="assemble")
+        if not loudness:  # silence: nothing to measure or correct
+            return {"peak_gain_db": 0.0}
+        stats = measure_sound(out, ffmpeg)
+        if stats["tp"] > fmt.true_peak_db - 0.1:  # over the ceiling (within the meter's step): quieter
+            gain += fmt.true_peak_db - PEAK_MARGIN_DB - stats["tp"]
+        elif abs(stats["i"] - target) > LOUDNESS_SLACK and gain == 0 and abs(aim - target) < 3:
+            aim = min(target + 3, max(target - 3, aim + target - stats["i"]))
+            loudness = measure_loudness(timeline, run_dir, fmt, ffmpeg, target=aim)
+        else:
+            break
+    if stats["tp"] > fmt.true_peak_db:
+        raise AssemblyError(f"the sound stays over the format's true-peak ceiling ({stats['tp']:.1f} dBTP, max "
+                            f"{fmt.true_peak_db:.1f}) after {MAX_FIXES} corrections", stage="assemble")
+    return {**{k: loudness[k] for k in ("input_i", "input_tp", "target_offset", "target_i")},
+            "output_i": stats["i"], "output_tp": stats["tp"], "peak_gain_db": round(gain, 2)}
+
+
+def encoder_args(timeline: Timeline, fmt: Format, ass: Path | None, out: Path) -> list[str]:
+    """ffmpeg reading the raw picture on stdin, burning the captions in, encoding it (pure)."""
+    rate = f"{timeline.fps.numerator}/{timeline.fps.denominator}"
+    picture = ffx.input("pipe:0", f="rawvideo", pix_fmt="yuv420p", video_size=(timeline.width, timeline.height),
+                        framerate=rate).video
+    if ass is not None and timeline.cues:
+        picture = picture.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
+    enc = fmt.encoder
+    return ffx.output(picture, str(out), f="mp4", vcodec=enc.video_codec, preset=enc.preset, crf=enc.crf,
+                      pix_fmt=enc.pix_fmt, r=rate, an=None, **{"frames:v": timeline.frames}).get_args()
+
+
+def mux_args(video: Path, sound: Path | None, out: Path, title: str) -> list[str]:
+    """Picture and sound into one file, copied, not re-encoded (pure)."""
+    inputs = ["-i", str(video), *(["-i", str(sound)] if sound else [])]
+    maps = ["-map", "0:v:0", *(["-map", "1:a:0"] if sound else [])]
+    return [*inputs, *maps, "-c", "copy", "-map_metadata", "-1", "-metadata", f"title={title}",
+            "-movflags", "+faststart", "-f", "mp4", str(out)]
 
 
 def assemble(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: Path | None, out: Path,
-             on_frame: Callable[[int], None] | None = None) -> dict:
-    """Encode the film to `out` (temp name, then rename). Returns the loudness measurement used."""
+             on_frame: Callable[[int], None] | None = None) -> tuple[dict, dict[int, bytes]]:
+    """Encode the film to `out` (temp names, then rename). Returns the sound's measurements and each
+    clip's middle frame (raw yuv420p, for the contact sheet)."""
     if not timeline.video:
         raise AssemblyError("the timeline has no video clips", stage="assemble")
-    stats = measure_loudness(timeline, run_dir, fmt, ffmpeg)
-    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=out.parent) as scratch, atomic_path(out) as tmp:
-        lists = []
-        for k, seg in enumerate(segments(timeline)):
-            lists.append(Path(scratch) / f"segment{k:03d}.ffconcat")
-            lists[-1].write_text(concat_list(seg, run_dir), encoding="utf-8")
-        run_ffmpeg(ffmpeg, film_args(timeline, fmt, run_dir, ass, tmp, stats, lists), stage="assemble",
-                   on_frame=on_frame)
-    return stats or {}
+    with tempfile.TemporaryDirectory(prefix=".assemble-", dir=out.parent) as scratch:
+        scratch = Path(scratch)
+        picture, sound = scratch / "picture.mp4", scratch / "sound.mp4"
+        result: dict = {}
+
+        def make_sound() -> None:
+            try:
+                result["stats"] = encode_sound(timeline, fmt, run_dir, ffmpeg, sound)
+            except BaseException as exc:  # noqa: BLE001 - raised again in the caller's thread
+                result["error"] = exc
+
+        mixer = threading.Thread(target=make_sound, name="sound", daemon=True)
+        mixer.start()
+        middles = _encode_picture(timeline, fmt, run_dir, ffmpeg, ass, picture, scratch, on_frame)
+        mixer.join()
+        if "error" in result:
+            raise result["error"]
+        with atomic_path(out) as tmp:
+            run_ffmpeg(ffmpeg, mux_args(picture, sound, tmp, timeline.title), stage="assemble")
+    return result["stats"], middles
+
+
+def _encode_picture(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ass: Path | None, out: Path,
+                    scratch: Path, on_frame) -> dict[int, bytes]:
+    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-y", "-v", "error", *encoder_args(timeline, fmt, ass, out)]
+    with tempfile.TemporaryFile() as log:
+        encoder = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=log)
+        try:
+            middles = play_picture(timeline, run_dir, ffmpeg, encoder.stdin.fileno(), scratch, on_frame)
+        except BrokenPipeError:
+            middles = {}  # the encoder stopped: its exit code and stderr say why
+        except BaseException:
+            encoder.kill()
+            raise
+        finally:
+            with contextlib.suppress(OSError):
+                encoder.stdin.close()
+            code = encoder.wait()
+        if code != 0:
+            log.seek(0)
+            raise ToolError(f"ffmpeg could not encode the film (exit {code})", stage="assemble",
+                            stderr=log.read().decode("utf-8", "replace"))
+    return middles

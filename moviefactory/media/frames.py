@@ -15,16 +15,22 @@ from typing import Iterable, Iterator
 import numpy as np
 
 from ..errors import InputError, ToolError
-from ..renderers.base import Clip
+from .camera import is_still, read_still
+from .clip import Clip
 from .ffmpeg import ffmpeg_binary
 from .files import atomic_path
+from .sources import FrameStream
 
 
 # ---------------------------------------------------------------------------------------------
 # Decoding
 
 def iter_frames(path: Path, chunk: int) -> Iterator[np.ndarray]:
-    """The frames of `path` in (<=chunk, H, W, 3) uint8 blocks, decoded as they are needed."""
+    """The frames of `path` in (<=chunk, H, W, 3) uint8 blocks, decoded as they are needed (a still
+    with a camera move, media/camera.py, is played)."""
+    if is_still(path):
+        yield from _play_still(Path(path), chunk)
+        return
     import av
 
     try:
@@ -49,8 +55,20 @@ def read_frames(path: Path) -> tuple[np.ndarray, Fraction]:
     return np.concatenate(chunks), clip_rate(path)
 
 
+def _play_still(path: Path, chunk: int) -> Iterator[np.ndarray]:
+    move = read_still(path)[2]
+    with tempfile.TemporaryDirectory(prefix=".play-", dir=path.parent) as scratch, \
+            FrameStream(path, width=move.width, height=move.height, fps=move.rate, frames=move.frames,
+                        ffmpeg=ffmpeg_binary(), scratch=Path(scratch), pix_fmt="rgb24", stage="read") as stream:
+        for start in range(0, move.frames, chunk):
+            n = min(chunk, move.frames - start)
+            yield np.frombuffer(stream.read(n), np.uint8).reshape(n, move.height, move.width, 3)
+
+
 def clip_rate(path: Path) -> Fraction:
     """The first video stream's average frame rate (24 when the file does not say)."""
+    if is_still(path):
+        return read_still(Path(path))[2].rate
     import av
 
     try:

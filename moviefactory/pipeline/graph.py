@@ -33,13 +33,15 @@ def _merge(left: dict | None, right: dict | None) -> dict:
 
 class FilmState(TypedDict, total=False):
     request: dict[str, Any]  # theme and the settings that shape the film (no secrets)
-    screenplay: dict[str, Any]  # the shooting script, JSON form
+    plan: dict[str, Any]  # the screenplay as the writer wrote it, JSON form
+    screenplay: dict[str, Any]  # the shooting script (the plan fitted to the narration), JSON form
     speech: dict[str, Any]  # line id -> {path, duration, words}
     clips: Annotated[dict[str, Any], _merge]  # shot id -> {path, frames}; written by parallel tasks
     music: dict[str, Any] | None  # the chosen bed: path in the run, duration, tempo, why it was chosen
     sfx: dict[str, Any]  # cue id -> {path, duration, title, score}
     bridges: dict[str, Any]  # scene id -> {path, frames}: a generated transition into that scene
     timeline: str
+    timeline_key: str  # the key the timeline was cut with: the film is keyed on it
     subtitles: dict[str, str]
     extras: Annotated[dict[str, str], _merge]  # other files: film.otio (timeline), contact sheet (assemble)
     film: str
@@ -59,6 +61,7 @@ class Components:
     sfx: Callable[[], AudioRetriever | None] | None = None
     transitions: Callable[[], Any] | None = None  # opens a first-and-last-frame generator for scene bridges
     transitions_token: Any = None  # what the bridges are keyed on: the model (and path), or the object's token
+    tokens: dict[str, str] = field(default_factory=dict)  # role -> token of each component given as an object
     progress: Progress = no_progress
     clock: StageClock = field(default_factory=StageClock)
 

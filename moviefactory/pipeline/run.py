@@ -65,7 +65,7 @@ def build_components(job: Job, run: RunDir, progress) -> Components:
         music=library_opener("music", o.music), sfx=library_opener("sfx", o.sfx),
         transitions=_transitions(job, fmt), transitions_token=job.tokens.get("transitions") or (
             [o.transitions, str(o.transitions_path) if o.transitions_path else None] if o.transitions else None),
-        progress=progress or no_progress)
+        tokens=dict(job.tokens), progress=progress or no_progress)
 
 
 def _transitions(job: Job, fmt):
@@ -94,12 +94,15 @@ def run_graph(job: Job, run: RunDir, progress, *, stop_after_plan: bool = False)
         config = {**THREAD, "max_concurrency": o.worker_count}
         snapshot = graph.get_state(config)
         resumed = bool(snapshot.values)
-        if not snapshot.values:
-            request = {"theme": job.theme, "language": o.lang, "seconds": o.seconds, "scenes": o.scenes,
-                       "seed": o.seed, "screenplay": job.screenplay}
+        request = {"theme": job.theme, "language": o.lang, "seconds": o.seconds, "scenes": o.scenes, "seed": o.seed,
+                   "screenplay": job.screenplay}
+        if snapshot.next:  # stopped part-way (a crash, a kill, a plan-only run): go on from there
+            if not (stop_after_plan and "screenplay" in snapshot.values):
+                graph.invoke(None, config)
+        elif not (stop_after_plan and "screenplay" in snapshot.values):
+            # New, or finished: run every stage. Each finds its artifacts by key and redoes only what is
+            # missing, so making a finished film again checks it and rebuilds what was deleted.
             graph.invoke({"request": request}, config)
-        elif snapshot.next and not (stop_after_plan and "screenplay" in snapshot.values):
-            graph.invoke(None, config)
         values = graph.get_state(config).values
     return Done(values, components, resumed)
 

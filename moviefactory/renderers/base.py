@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from ..config import Format
+from ..media.clip import Clip
 from ..registry import Registry
 from ..screenplay import Scene, Screenplay, Shot
 
@@ -37,21 +38,6 @@ class RenderContext:
     @property
     def size(self) -> tuple[int, int]:
         return self.format.width, self.format.height
-
-
-@dataclass(frozen=True)
-class Clip:
-    """A rendered shot on disk: a video-only file of exactly `frames` frames."""
-
-    path: Path
-    frames: int
-    fps: Fraction
-    width: int
-    height: int
-
-    @property
-    def duration(self) -> Fraction:
-        return self.frames / self.fps
 
 
 @runtime_checkable

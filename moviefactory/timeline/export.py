@@ -32,6 +32,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
+from ..media.camera import is_still, preview_path
 from .model import AudioClip, Timeline
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,13 +109,16 @@ def _video_track(timeline: Timeline, run_dir: Path):
             raise ValueError(f"shot {clip.shot}: its joins take more than its {clip.frames} frames")
         if length == 0:  # a shot wholly covered by the bridges on both sides
             continue
+        # A still shot (a picture and a camera move the film's encode plays) is a still image to an
+        # editor: its middle frame, which the assembler writes beside it.
+        media = preview_path(clip.path) if is_still(clip.path) else clip.path
         track.append(otio.schema.Clip(
             name=clip.shot,
             media_reference=otio.schema.ExternalReference(
-                target_url=_url(run_dir, clip.path),
+                target_url=_url(run_dir, media),
                 available_range=otio.opentime.TimeRange(rt(0), rt(clip.frames))),
             source_range=otio.opentime.TimeRange(rt(head[i]), rt(length)),
-            metadata={KEY: {"path": clip.path, "scene": clip.scene, "shot": clip.shot,
+            metadata={KEY: {"path": clip.path, "media": media, "scene": clip.scene, "shot": clip.shot,
                             "start_frame": _frames(clip.start * timeline.fps), "frames": clip.frames,
                             "transition": clip.transition, "overlap_frames": clip.overlap_frames}}))
     return track
