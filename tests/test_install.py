@@ -16,8 +16,11 @@ import av
 import pytest
 
 from media import decode_audio, video_frames
+from moviefactory.audio.foley import default_sfx_dir
+from moviefactory.audio.music.library import default_music_dir
 from moviefactory.version import __version__
 
+pytestmark = pytest.mark.xdist_group("install")  # one wheel and one venv for the module, on one worker
 ROOT = Path(__file__).resolve().parents[1]
 # The fresh venv must find nothing through these: they would put the checkout on its path.
 _LEAKY = ("PYTHONPATH", "PYTHONHOME", "PYTHONSTARTUP", "PYTHONUSERBASE", "VIRTUAL_ENV", "PIP_FIND_LINKS",
@@ -40,17 +43,19 @@ def _run(args: list, cwd: Path, env: dict, timeout: float = 300) -> subprocess.C
     return proc
 
 
-def _checkout_state() -> str:
-    """Everything git sees in the checkout, ignored files included (a stray build/ or runs/ shows up)."""
-    return subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
-                          capture_output=True, text=True, check=True).stdout
+def _checkout_state() -> list[str]:
+    """Everything git sees in the checkout, ignored files included (a stray build/, dist/ or runs/ shows
+    up), less the bytecode and pytest's cache that the test session itself writes there."""
+    lines = subprocess.run(["git", "status", "--porcelain", "--ignored", "--untracked-files=all"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    return [ln for ln in lines if "__pycache__" not in ln and ".pytest_cache" not in ln]
 
 
-def _tree(folder: Path) -> dict[str, tuple[int, int]]:
-    if not folder.is_dir():
-        return {}
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file() and p.suffix != ".lock"}  # builders' locks: opened, not written
+def _libraries() -> dict[str, tuple[int, int]]:
+    """Size and mtime of every file of the default libraries conftest built (builders' locks aside)."""
+    return {str(p): (p.stat().st_size, p.stat().st_mtime_ns)
+            for folder in (default_music_dir(build=False), default_sfx_dir(build=False))
+            for p in folder.rglob("*") if p.is_file() and p.suffix != ".lock"}
 
 
 def test_version_flag_prints_version_py():
@@ -69,8 +74,7 @@ def fresh(tmp_path_factory):
     elsewhere.mkdir()
     env = _env(home)
     before = _checkout_state()
-    cache = Path(os.environ["MOVIEFACTORY_CACHE"])
-    cache_before = _tree(cache)
+    libraries = _libraries()
 
     # 1. Build the wheel with this venv's pip and hatchling: no isolation, no index.
     dist = base / "dist"
@@ -95,7 +99,7 @@ def fresh(tmp_path_factory):
     # 3. Only the wheel, nothing from an index.
     _run([python, "-m", "pip", "install", "--no-deps", "--no-index", "-q", wheel], cwd=elsewhere, env=env)
     yield {"wheel": wheel, "venv": venv, "python": python, "site": site, "bin": venv / "bin", "env": env,
-           "elsewhere": elsewhere, "home": home, "before": before, "cache": cache, "cache_before": cache_before}
+           "elsewhere": elsewhere, "home": home, "before": before, "libraries": libraries}
 
 
 @pytest.mark.slow
@@ -147,10 +151,10 @@ def test_installed_wheel_lists_formats_and_makes_a_film_elsewhere(fresh):
     assert abs(len(samples) / rate - duration) <= 2 / fps
     assert 5 <= duration <= 20  # the 6 s asked for, stretched to fit the narration at most
 
-    # Nothing written outside the run directory and the temp dirs: not the checkout, not the shared
-    # library cache, not the user's config; the working directory holds the runs only.
+    # Nothing written outside the run directory and the temp dirs: not the checkout, not the default
+    # libraries (reused, not rebuilt), not the user's config; the working directory holds the runs only.
     assert _checkout_state() == fresh["before"]
-    assert _tree(fresh["cache"]) == fresh["cache_before"]
+    assert fresh["libraries"] and _libraries() == fresh["libraries"]
     assert sorted(p.name for p in cwd.iterdir()) == ["runs"]
     assert not (fresh["home"] / ".config" / "moviefactory").exists()
     assert not (fresh["home"] / ".cache" / "moviefactory").exists()
