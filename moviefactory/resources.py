@@ -1,7 +1,7 @@
 """Where the package's data lives: configs/, prompts/, the user's own folder, and the bundled fonts.
 
 configs/ and prompts/ sit at the top of the repository (data, not code). A wheel carries them inside
-the package (pyproject's force-include puts them at moviefactory/configs and moviefactory/prompts);
+the package (pyproject's wheel `sources` put them at moviefactory/configs and moviefactory/prompts);
 a source checkout or an editable install reads them from the top of the tree.
 
 The user's folder (`--config-dir`, else $MOVIEFACTORY_CONFIG_DIR, else $XDG_CONFIG_HOME/moviefactory,

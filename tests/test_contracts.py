@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import wave
 
+import av
 import pytest
 
 from moviefactory.audio import create_tts, tts_names
@@ -10,7 +11,7 @@ from moviefactory.errors import MissingDependencyError
 from moviefactory.config import load_format
 from moviefactory.planner import PlanRequest, create_writer, writer_names
 from moviefactory.planner.llm import LLMSettings
-from moviefactory.renderers import RenderContext, SceneRenderer, create_renderer, renderer_names
+from moviefactory.renderers import RenderContext, create_renderer, renderer_names
 from moviefactory.screenplay import Screenplay, Voice
 
 from factories import tiny_screenplay
@@ -49,15 +50,19 @@ def test_renderer_contract(name, tmp_path, ffmpeg):
         renderer = _tiny_renderer(name)
         if renderer is None:
             pytest.skip(f"{name}: no toy-size build of this model family in the tests; {exc.one_line()[:80]}")
-    assert isinstance(renderer, SceneRenderer) and renderer.name == name and renderer.cache_token()
+    assert renderer.name == name and renderer.cache_token()
     sp = tiny_screenplay()
     fmt = load_format("vertical", draft=True)
     ctx = RenderContext(screenplay=sp, scene=sp.scenes[0], format=fmt, seed=1, ffmpeg=ffmpeg, frames=17)
     out = tmp_path / "shot.mp4"
     clip = renderer.render(sp.scenes[0].shots[0], ctx, out)
     assert clip.path == out and clip.frames == 17
+    assert (clip.width, clip.height) == ctx.size and clip.fps == ctx.fps
     frames, fps = video_frames(out)
     assert frames == 17 and fps == 30
+    with av.open(str(out)) as c:  # what the file holds, not what the Clip says
+        assert [s.type for s in c.streams] == ["video"]
+        assert (c.streams.video[0].codec_context.width, c.streams.video[0].codec_context.height) == ctx.size
     assert sorted(p.name for p in tmp_path.iterdir()) == ["shot.mp4"], "renderer left scratch files"
 
 
@@ -98,6 +103,7 @@ def test_writer_contract(name, language, theme, llm_server):
     writer = _writer(name, language, llm_server)
     assert writer.name == name
     sp = writer.write(PlanRequest(theme=theme, language=language, seconds=30, scenes=3, seed=1, format="vertical"))
-    assert isinstance(sp, Screenplay) and sp.language == language and len(sp.scenes) == 3
+    assert isinstance(sp, Screenplay) and Screenplay.model_validate(sp.model_dump()) == sp
+    assert sp.language == language and len(sp.scenes) == 3
     assert 20 <= sp.duration <= 45
     assert all(scene.narration for scene in sp.scenes)

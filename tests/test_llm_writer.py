@@ -13,7 +13,7 @@ import pytest
 
 from moviefactory.config import load_format
 from moviefactory.errors import PlanningError
-from moviefactory.planner import PlanRequest, Screenwriter, create_writer
+from moviefactory.planner import PlanRequest, create_writer
 from moviefactory.planner.llm import ChatClient, LLMSettings
 from moviefactory.planner.repair import fit_durations, narration_need
 from moviefactory.planner.stages import DraftShot
@@ -181,13 +181,20 @@ def test_the_scene_count_follows_the_request_and_the_outline_is_trimmed(write):
     assert [s.beat for s in film.scenes] == ["setup", "inciting incident", "resolution"]
 
 
-def test_factory_needs_llm_settings():
+def test_factory_needs_llm_settings_and_its_writer_writes_the_request(server):
     from moviefactory.planner.llm_writer import LLMWriter
 
     with pytest.raises(PlanningError, match="needs a model"):
         create_writer("llm")
-    writer = create_writer("llm", llm=LLMSettings(model="m", base_url="http://127.0.0.1:9/v1"))
-    assert isinstance(writer, LLMWriter) and isinstance(writer, Screenwriter) and writer.name == "llm"
+    writer = create_writer("llm", llm=LLMSettings(model="test-model", base_url=server.base_url, api_key="sk-test",
+                                                  timeout=5, max_retries=0))
+    assert isinstance(writer, LLMWriter) and writer.name == "llm"
+    story = Story()
+    server.default = Reply(respond=story)
+    film = writer.write(request(seconds=30, scenes=3))
+    assert story.seen[0] == "OutlineReply" and set(story.seen) == set(STAGES)
+    assert Screenplay.model_validate(film.model_dump()) == film
+    assert film.language == "en" and len(film.scenes) == 3 and all(s.narration for s in film.scenes)
 
 
 def test_fit_durations_and_shot_camera_words():

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from moviefactory.planner import PlanRequest, Screenwriter, create_writer, writer_names
+from moviefactory.planner import PlanRequest, create_writer, writer_names
 from moviefactory.planner.offline import OfflineWriter
 from moviefactory.resources import prompts_dir
 from moviefactory.screenplay import NARRATOR, Screenplay
@@ -92,10 +92,14 @@ def text_of(sp: Screenplay) -> str:
     return " ".join(line.text for scene in sp.scenes for line in scene.narration)
 
 
-def test_registered_and_protocol():
+def test_registered_and_writes_the_requested_screenplay():
     assert "offline" in writer_names()
     writer = create_writer("offline")
-    assert isinstance(writer, OfflineWriter) and isinstance(writer, Screenwriter) and writer.name == "offline"
+    assert isinstance(writer, OfflineWriter) and writer.name == "offline"
+    sp = writer.write(PlanRequest(theme="A paper boat on a rainy street", language="en", seconds=30, scenes=3,
+                                  seed=1, format="vertical", speech_rate=RATE["vertical"]))
+    check(sp, 30, "vertical")
+    assert sp.language == "en" and len(sp.scenes) == 3
 
 
 @pytest.mark.parametrize("format", ["widescreen", "vertical"])

@@ -36,10 +36,20 @@ STAGE_LABEL = {"plan": "Writing the screenplay", "narrate": "Recording narration
                "timeline": "Cutting the timeline", "assemble": "Mixing and encoding"}
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from ..version import __version__
+
+        say(f"moviefactory {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _main(debug: bool = typer.Option(False, "--debug", help="Show full tracebacks for unexpected errors."),
           config_dir: Optional[Path] = typer.Option(None, "--config-dir", help="Your folder of presets, prompts and "
-                                                    "config.yaml (default: ~/.config/moviefactory).")) -> None:
+                                                    "config.yaml (default: ~/.config/moviefactory)."),
+          version: bool = typer.Option(False, "--version", callback=_print_version, is_eager=True,
+                                       help="Print the version and exit.")) -> None:
     global _debug
     _debug = debug
     if config_dir is not None:
