@@ -75,6 +75,17 @@ class RunDir:
         except (OSError, ValueError, KeyError, TypeError):
             return None
 
+    def sweep(self) -> None:
+        """Remove what a killed run left half-written: temp names (.x.<pid>.part.ext) and scratch folders
+        (.assemble-*, .shot-*, ...). Only their finished files count, so none of this is ever read."""
+        import shutil
+
+        for path in self.root.rglob(".*"):
+            if path.is_dir() and re.match(r"\.(assemble|shot|sheet|play|animatic)-", path.name):
+                shutil.rmtree(path, ignore_errors=True)
+            elif path.is_file() and ".part" in path.name:
+                path.unlink(missing_ok=True)
+
     def mark_done(self, artifact: Path, key: str, **meta: Any) -> None:
         write_text(artifact.with_name(artifact.name + ".done.json"), json.dumps({"key": key, **meta}))
 

@@ -119,3 +119,9 @@ def loudness(ffmpeg: str, path: Path) -> dict[str, float]:
     integrated = float(re.search(r"I:\s+(-?[\d.]+) LUFS", summary).group(1))
     peak = float(re.search(r"Peak:\s+(-?[\d.]+|-inf) dBFS", summary).group(1))
     return {"integrated": integrated, "true_peak": peak}
+
+
+def shot_files(run_dir: Path) -> list[Path]:
+    """The rendered shots of a run: encoded clips and stills with their camera moves (not previews)."""
+    scenes = Path(run_dir) / "scenes"
+    return sorted([*scenes.rglob("*.mp4"), *scenes.rglob("*.still.npz")])

@@ -12,7 +12,7 @@ import pytest
 import moviefactory as mf
 from moviefactory.config import load_format
 
-from media import decode_audio, frame_at, loudness, speech_spans, top_level_boxes, video_frames
+from media import decode_audio, frame_at, loudness, shot_files, speech_spans, top_level_boxes, video_frames
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("film")]
 
@@ -126,8 +126,7 @@ def test_run_directory_holds_every_artifact_and_nothing_leaks(film):
     assert not list(result.run_dir.rglob("*.part*")), "temp files were left behind"
     report = json.loads(result.report.read_text())
     assert report["scenes"] == 3 and report["duration"] == pytest.approx(result.duration)
-    shots = list((result.run_dir / "scenes").rglob("*.mp4"))
-    assert len(shots) == report["shots"] >= 3
+    assert len(shot_files(result.run_dir)) == report["shots"] >= 3
 
 
 def test_contact_sheet_shows_every_shot_in_cut_order(film):
@@ -156,13 +155,60 @@ def test_contact_sheet_shows_every_shot_in_cut_order(film):
                 assert np.abs(tile[top] - prev[top]).mean() > 3
 
 
-def test_making_the_same_film_again_redoes_nothing(film):
+def test_a_deleted_artifact_is_made_again_and_nothing_else(film):
     result, out = film
-    before = {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*.mp4")}
+    original = result.video.read_bytes()
+    shots = shot_files(result.run_dir)
+    stamps = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in result.run_dir.rglob("*") if p.is_file()}
+    gone = [result.video, shots[1]]
+    for path in gone:
+        path.unlink()
     again = mf.make_film("A lighthouse keeper and a storm", format="vertical", scenes=3, seconds=18,
                          draft=True, output=out)
-    assert again.run_id == result.run_id
-    assert {p: p.stat().st_mtime_ns for p in result.run_dir.rglob("*.mp4")} == before
+    assert again.run_id == result.run_id and again.video.read_bytes() == original  # the same film, bit for bit
+    assert shots[1].is_file()
+    changed = {p for p, stamp in stamps.items()
+               if not p.exists() or (p.stat().st_ino, p.stat().st_mtime_ns) != stamp}
+    remade = {*gone, *(p.with_name(p.name + ".done.json") for p in gone)}
+    assert changed - {result.report, result.run_dir / "state.sqlite"} <= remade  # nothing else was touched
+
+
+def test_the_same_film_from_another_folder_is_the_same_bytes(film, tmp_path):
+    result, _ = film
+    other = mf.make_film("A lighthouse keeper and a storm", format="vertical", scenes=3, seconds=18, draft=True,
+                         output=tmp_path)
+    assert other.run_id == result.run_id and other.run_dir != result.run_dir
+    assert other.video.read_bytes() == result.video.read_bytes()  # frames, sound and container
+
+
+def test_a_run_killed_while_encoding_continues_there(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = ["A paper boat on a rainy street", "--format", "vertical", "--scenes", "2", "--seconds", "8", "--draft",
+            "--output", str(tmp_path)]
+    proc = subprocess.Popen([sys.executable, "-m", "moviefactory", "make", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None and not list(tmp_path.glob("*/timeline.json.done.json")):
+        time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGKILL)  # the whole group, ffmpeg too, in the middle of the last stage
+    proc.wait()
+    run_dir = next(tmp_path.iterdir())
+    assert not (run_dir / "film.mp4").exists(), "killed too late: the film was already made"
+    shots = {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shot_files(run_dir)}
+    assert shots
+    again = subprocess.run([sys.executable, "-m", "moviefactory", "make", *args], capture_output=True, text=True,
+                           timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert {p: (p.stat().st_ino, p.stat().st_mtime_ns) for p in shot_files(run_dir)} == shots  # kept
+    timeline = json.loads((run_dir / "timeline.json").read_text())
+    frames, fps = video_frames(run_dir / "film.mp4")
+    assert frames == int(Fraction(timeline["duration"]) * fps)
+    assert not list(run_dir.rglob("*.part*")) and not list(run_dir.glob(".assemble-*"))
 
 
 def test_chinese_film_has_chinese_captions(tmp_path):

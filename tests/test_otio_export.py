@@ -12,11 +12,12 @@ import opentimelineio as otio
 import pytest
 
 import moviefactory as mf
+from moviefactory.media.camera import is_still, preview_path
 from moviefactory.media.frames import write_frames
 from moviefactory.timeline.export import to_otio, write_otio
 from moviefactory.timeline.model import AudioClip, Cue, Timeline, VideoClip
 
-from media import decode_audio, video_frames
+from media import decode_audio, decode_video, video_frames
 
 pytestmark = [pytest.mark.slow]  # the module's film is encoded for real (a draft, ~5 s)
 
@@ -36,12 +37,17 @@ def shown_by_timeline(timeline: Timeline, p: int):
     fps = timeline.fps
     covering = [c for c in timeline.video if c.start * fps <= p < c.start * fps + c.frames]
     if len(covering) == 1:
-        return (covering[0].path, p - int(covering[0].start * fps))
+        return (_media(covering[0].path), p - int(covering[0].start * fps))
     a, b = covering
     assert b.overlap_frames and b.transition != "cut"
     if b.bridge:
         return (b.bridge, p - int(b.start * fps))
-    return ("mix", (a.path, p - int(a.start * fps)), (b.path, p - int(b.start * fps)))
+    return ("mix", (_media(a.path), p - int(a.start * fps)), (_media(b.path), p - int(b.start * fps)))
+
+
+def _media(path: str) -> str:
+    """What an editor is given for a shot: the file, or for a still with a camera move its preview picture."""
+    return preview_path(path) if is_still(path) else path
 
 
 def shown_by_otio(track, run_dir: Path, p: int):
@@ -102,10 +108,17 @@ def test_video_clips_point_at_whole_shots_placed_where_the_film_has_them(film):
     clips = list(track.find_clips())
     assert [c.name for c in clips] == [v.shot for v in timeline.video]  # no bridges in this film
     for clip, shot in zip(clips, timeline.video):
-        assert _path(clip.media_reference, result.run_dir) == shot.path
+        assert _path(clip.media_reference, result.run_dir) == _media(shot.path)  # a file that is there
+        assert clip.metadata["moviefactory"]["path"] == shot.path
         available = clip.media_reference.available_range
         assert available.start_time.to_frames() == 0
         assert available.duration.to_frames() == video_frames(result.run_dir / shot.path)[0] == shot.frames
+        if is_still(shot.path):  # the preview is the shot's middle frame as the film shows it
+            from PIL import Image
+
+            preview = np.asarray(Image.open(result.run_dir / _media(shot.path)).convert("RGB")).astype(int)
+            middle = decode_video(result.run_dir / shot.path)[shot.frames // 2].astype(int)
+            assert preview.shape == middle.shape and np.abs(preview - middle).mean() < 4
         # Handles: what the clip and the transitions around it show lies inside the shot.
         visible = clip.visible_range()
         assert visible.start_time.to_frames() >= 0

@@ -12,7 +12,7 @@ import moviefactory as mf
 from moviefactory.errors import ScreenplayError
 from moviefactory.screenplay import dump_screenplay, load_screenplay
 
-from media import video_frames
+from media import shot_files, video_frames
 
 pytestmark = [pytest.mark.slow]
 OPTS = dict(format="vertical", scenes=3, seconds=12, draft=True)
@@ -45,7 +45,7 @@ def test_edited_yaml_is_rendered_as_written(tmp_path):
     film = mf.render(path, output=tmp_path, draft=True)
     said = " ".join(c.plaintext.replace("\n", " ") for c in pysubs2.load(str(film.subtitles["srt"])))
     assert "Purple gulls circle the tower." in said
-    shots = sorted(p.name for p in (film.run_dir / "scenes").rglob("*.mp4"))
+    shots = shot_files(film.run_dir)
     assert len(shots) == len(planned.screenplay.shots()) - (len(planned.screenplay.scenes[1].shots) - 1)
 
 

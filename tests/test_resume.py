@@ -30,6 +30,7 @@ class StopsAfter:
 
     def __init__(self, limit: int) -> None:
         self.inner, self.limit, self.calls = create_renderer("animatic"), limit, 0
+        self.suffix = self.inner.suffix  # the kind of shot file it writes
         self.lock = threading.Lock()
 
     def cache_token(self) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from fractions import Fraction
 
-import av
 import numpy as np
 import pytest
 
@@ -13,7 +12,7 @@ import moviefactory as mf
 from moviefactory.renderers import create_renderer
 from moviefactory.errors import InputError, RenderError
 
-from media import video_frames
+from media import decode_video, video_frames
 
 pytestmark = [pytest.mark.slow]
 
@@ -44,8 +43,7 @@ class Straight:
 
 
 def decode(path) -> np.ndarray:
-    with av.open(str(path)) as c:
-        return np.stack([f.to_ndarray(format="rgb24") for f in c.decode(c.streams.video[0])]).astype(int)
+    return decode_video(path).astype(int)
 
 
 FILM = dict(format="widescreen", scenes=3, seconds=15, draft=True, seed=1, music="none", sfx="none")  # seed 1:

@@ -87,6 +87,7 @@ def _transitions(job: Job, fmt):
 
 
 def run_graph(job: Job, run: RunDir, progress, *, stop_after_plan: bool = False) -> Done:
+    run.sweep()
     components = build_components(job, run, progress)
     o = job.options
     with open_checkpointer(run.state) as saver:
