@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import socket
 from multiprocessing.connection import wait
 from typing import Any, Callable, Iterator, Protocol, Sequence
@@ -87,6 +88,8 @@ class RayExecutor:
         self.workers = workers
 
     def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
+        if not jobs:  # starting Ray takes seconds
+            return
         try:
             import ray
         except ImportError:
@@ -114,8 +117,9 @@ def _ray_outcome(ray: Any, ref: Any) -> Outcome:
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as exc:  # the worker died (WorkerCrashedError, OOM), or the task failed
-        first = (str(exc).strip().splitlines() or [""])[0]
-        return {"status": "failed", "error": f"the film's Ray task failed ({type(exc).__name__}: {first})",
+        lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+        cause = lines[-1] if lines else ""  # Ray's message ends with the cause, after its own traceback
+        return {"status": "failed", "error": f"the film's Ray task failed ({type(exc).__name__}: {cause})",
                 "exit_code": 1}
 
 

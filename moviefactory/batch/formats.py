@@ -61,6 +61,8 @@ def read_csv(path: Path, text: str) -> list[Entry]:
         if len(cells) > len(header):
             raise InputError(f"{at}: {len(cells)} cells, but the header names {len(header)} columns")
         values = {key: cell for key, cell in zip(header, cells) if cell}  # an empty cell is not set
+        if "" in values:
+            raise InputError(f"{at}: {values['']!r} is in a column with no name in the header row")
         entries.append(Entry(values.pop("theme", ""), Layer(values, at), at))
     return entries
 
@@ -69,6 +71,8 @@ def _header(cells: list[str], at: str) -> list[str]:
     if "theme" not in cells:
         raise InputError(f"{at}: the header row needs a `theme` column (and any film options: format, seconds, ...)")
     for number, name in enumerate(cells):
+        if not name:  # a trailing comma, as spreadsheets write: fine while its cells are empty
+            continue
         if name in cells[:number]:
             raise InputError(f"{at}: column {name!r} twice")
         if name != "theme" and name not in FILM_KEYS:

@@ -53,6 +53,7 @@ class FilmProcess:
         if self.outcome is None:
             # not reaped yet, so the group id is still this film's: what the dead film started dies with it
             _signal_group(pid, signal.SIGKILL)
+        self.process.join()  # its files close a moment before its exit status is there to read
         code = self.process.exitcode
         self._end()
         if self.outcome is not None:

@@ -148,8 +148,11 @@ def _film(entry: Entry, defaults: Layer, flags: Layer, config: Path | None) -> F
         if "output" in layer.values:  # every film of a batch goes under output/name (it finds them there again)
             raise ConfigError(f"{layer.at('output')}{layer.name('output')}: a batch's films all go in the batch's "
                               "folder; set the batch's `output:` (or --output), not a film's")
-    named = [layer for layer in layers if "config" in layer.values]
-    config = named[-1].values["config"] if named else config
+    for layer in (defaults, entry.layer):
+        if not isinstance(layer.values.get("config", ""), (str, Path)):
+            raise ConfigError(f"{layer.at('config')}config: the path of a settings file (YAML)")
+    # a film's own config file, else --config, else the defaults'
+    config = entry.layer.values.get("config") or config or defaults.values.get("config")
     layers = [replace(layer, values={k: v for k, v in layer.values.items() if k != "config"}) for layer in layers]
     # make_film reads the config file itself; it is read here only so that its errors stop the batch now
     checked = build_options([*([file_layer(Path(config))] if config else []), *layers])
