@@ -1,5 +1,6 @@
-"""Content batches: many films from one YAML file, run now (`batch run`) or on a cron schedule
-(`batch schedule`), by an executor chosen by name (in this process, a local process pool, or Ray)."""
+"""Content batches: many films from one file (a theme list in .txt, .csv or .jsonl, or a batch YAML),
+run now (`batch run`) or on a cron schedule (`batch schedule`), by an executor chosen by name (each
+film in its own local process, or Ray)."""
 from .executors import create_executor, executor_names, register_executor
 from .runner import BatchResult, FilmOutcome, run_batch
 from .spec import BatchSpec, FilmSpec, load_batch

@@ -1,8 +1,10 @@
 """The executor seam: how a batch's films get made. Each executor takes picklable jobs
-({theme, options}) and yields (index, outcome) as films finish, in whatever order they finish.
+({theme, options}) and a picklable `make` function, and yields (index, outcome) as films finish, in
+whatever order they finish, every index exactly once. A film that cannot be made, even one whose
+process or worker dies, is a failed outcome; the others go on.
 
-- `local`: in this process one film after another (workers=1), or a pool of `workers` processes
-  (spawned: a film's memory and threads end with its process).
+- `local`: each film in its own spawned child process, `workers` at once (a film's memory, threads
+  and models end with its process, and its death is only its own: see process.py).
 - `ray`: one Ray task per film on a cluster (or a local Ray started here), `gpus_per_film` GPUs
   each; Ray is an optional extra (`pip install 'moviefactory[ray]'`).
 """
@@ -10,15 +12,14 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import re
 import socket
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, Callable, Iterator, Protocol, Sequence, runtime_checkable
+from multiprocessing.connection import wait
+from typing import Any, Callable, Iterator, Protocol, Sequence
 
 from ..errors import MissingDependencyError, MovieFactoryError
 from ..registry import Registry
-
-Job = dict[str, Any]
-Outcome = dict[str, Any]
+from .process import FilmProcess, Job, Outcome
 
 
 def make_one(job: Job) -> Outcome:
@@ -37,7 +38,6 @@ def make_one(job: Job) -> Outcome:
             "worker": worker}
 
 
-@runtime_checkable
 class Executor(Protocol):
     name: str
 
@@ -58,15 +58,23 @@ class LocalExecutor:
         self.workers = max(1, int(workers))
 
     def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
-        if self.workers == 1 or len(jobs) == 1:
-            for i, job in enumerate(jobs):
-                yield i, make(job)
-            return
         context = multiprocessing.get_context("spawn")  # no forked copies of threads or loaded models
-        with ProcessPoolExecutor(max_workers=min(self.workers, len(jobs)), mp_context=context) as pool:
-            futures = {pool.submit(make, job): i for i, job in enumerate(jobs)}
-            for future in as_completed(futures):
-                yield futures[future], future.result()
+        waiting = list(enumerate(jobs))[::-1]
+        running: dict[int, FilmProcess] = {}
+        try:
+            while waiting or running:
+                while waiting and len(running) < self.workers:
+                    i, job = waiting.pop()
+                    running[i] = FilmProcess(context, make, job)
+                wait([handle for film in running.values() for handle in film.handles])
+                for i, film in list(running.items()):
+                    outcome = film.poll()
+                    if outcome is not None:
+                        del running[i]
+                        yield i, outcome
+        finally:  # interrupted, or the caller stopped reading: no film goes on without a batch
+            for film in running.values():
+                film.stop()
 
 
 class RayExecutor:
@@ -80,6 +88,8 @@ class RayExecutor:
         self.workers = workers
 
     def run(self, jobs: Sequence[Job], make: Callable[[Job], Outcome] = make_one) -> Iterator[tuple[int, Outcome]]:
+        if not jobs:  # starting Ray takes seconds
+            return
         try:
             import ray
         except ImportError:
@@ -88,16 +98,29 @@ class RayExecutor:
         started_here = not ray.is_initialized()
         if started_here:
             ray.init(**self.init_options)
+        pending: dict[Any, int] = {}
         try:
             task = ray.remote(num_cpus=self.cpus_per_film, num_gpus=self.gpus_per_film, max_retries=0)(make)
             pending = {task.remote(job): i for i, job in enumerate(jobs)}
             while pending:
                 done, _ = ray.wait(list(pending), num_returns=1)
                 for ref in done:
-                    yield pending.pop(ref), ray.get(ref)
+                    yield pending.pop(ref), _ray_outcome(ray, ref)
         finally:
+            for ref in pending:  # interrupted, or the caller stopped reading: on a cluster they would go on
+                ray.cancel(ref, force=True)
             if started_here:
                 ray.shutdown()
+
+
+def _ray_outcome(ray: Any, ref: Any) -> Outcome:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as exc:  # the worker died (WorkerCrashedError, OOM), or the task failed
+        lines = [line.strip() for line in re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).splitlines() if line.strip()]
+        cause = lines[-1] if lines else ""  # Ray's message ends with the cause, after its own traceback
+        return {"status": "failed", "error": f"the film's Ray task failed ({type(exc).__name__}: {cause})",
+                "exit_code": 1}
 
 
 register_executor("local")(LocalExecutor)

@@ -196,6 +196,14 @@ def with_film_options(*, exclude: tuple[str, ...] = ()) -> Callable:
     return decorate
 
 
+def film_flags(options: dict[str, Any]) -> dict[str, Any]:
+    """The flags' text as typed values, checked here so that an error names the flag (`--seconds`)."""
+    from ..options import Layer, build_options
+
+    checked = build_options([Layer(options, "", flags=True)])
+    return {name: getattr(checked, name) for name in options}
+
+
 def main() -> None:
     try:
         code = app(standalone_mode=False)

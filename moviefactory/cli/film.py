@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 import typer
 
-from .common import app, errors, out, progress_display, say, summary, with_film_options
+from .common import app, errors, film_flags, out, progress_display, say, summary, with_film_options
 
 THEME = typer.Argument(..., help='One line, e.g. "An astronaut\'s space adventure".')
 CONFIG = typer.Option(None, "--config", help="A YAML file of settings (see `moviefactory options --yaml`).")
@@ -23,7 +23,7 @@ def make(theme: str = THEME, config: Optional[Path] = CONFIG, *, options: dict[s
 
     started = time.perf_counter()
     with errors(), progress_display() as display:
-        result = make_film(theme, config=config, progress=display, **_flags(options))
+        result = make_film(theme, config=config, progress=display, **film_flags(options))
     summary(result, started)
 
 
@@ -37,7 +37,7 @@ def plan(theme: str = THEME,
     from ..screenplay import dump_screenplay
 
     with errors(), progress_display() as display:
-        result = api.plan(theme, config=config, progress=display, **_flags(options))
+        result = api.plan(theme, config=config, progress=display, **film_flags(options))
         dump_screenplay(result.screenplay, plan_file)
     sp = result.screenplay
     out.print(f"[bold]{sp.title}[/bold]: {len(sp.scenes)} scenes, {len(sp.shots())} shots, {sp.duration:.0f} s")
@@ -55,7 +55,7 @@ def render(plan_file: Path = typer.Argument(..., help="A screenplay written by `
 
     started = time.perf_counter()
     with errors(), progress_display() as display:
-        result = api.render(plan_file, config=config, progress=display, **_flags(options))
+        result = api.render(plan_file, config=config, progress=display, **film_flags(options))
     summary(result, started)
 
 
@@ -71,14 +71,6 @@ def resume(
     with errors(run_id), progress_display() as display:
         result = resume_film(run_id, output=output, progress=display)
     summary(result, started)
-
-
-def _flags(options: dict[str, Any]) -> dict[str, Any]:
-    """The flags' text as typed values, checked here so that an error names the flag (`--seconds`)."""
-    from ..options import Layer, build_options
-
-    checked = build_options([Layer(options, "", flags=True)])
-    return {name: getattr(checked, name) for name in options}
 
 
 @app.command()
