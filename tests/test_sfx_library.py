@@ -112,8 +112,7 @@ def test_bad_catalogue_is_rejected(tmp_path):
 
 # ------------------------------------------------------------------ the build
 
-def test_build_is_fast_and_deterministic(built, tmp_path):
-    assert built["seconds"] < 20, f"building the library took {built['seconds']:.1f} s"
+def test_build_is_deterministic(built, tmp_path):
     again = foley.build_default_sfx(tmp_path / "again")
     assert again == built["items"]  # same hashes, durations, relative paths
     for item in built["items"]:
@@ -201,9 +200,7 @@ def test_index_reads_back_with_measured_facts(built, catalogue):
 def test_rebuild_skips_existing_clips(built):
     dest = built["dest"]
     before = {p.name: p.stat().st_mtime_ns for p in dest.iterdir()}
-    start = time.perf_counter()
     assert foley.build_default_sfx(dest) == built["items"]
-    assert time.perf_counter() - start < 2
     assert {p.name: p.stat().st_mtime_ns for p in dest.iterdir()} == before  # nothing rewritten, index included
 
 
