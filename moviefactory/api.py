@@ -71,9 +71,11 @@ def resume_film(run_id: str, *, output: str | Path | None = None, progress=None,
     return _execute(job_from_run(run, objects), run, progress)
 
 
-def run_id(theme: str, *, config: str | Path | None = None, **options: Any) -> str:
+def run_id(theme: str, *, config: str | Path | None = None, writer: Screenwriter | None = None,
+           renderer: SceneRenderer | str | None = None, tts: TTSBackend | str | None = None, transitions: Any = None,
+           **options: Any) -> str:
     """The run id make_film would use for this request (nothing is written)."""
-    given, objects = split_components(options)
+    given, objects = split_components(options, writer=writer, renderer=renderer, tts=tts, transitions=transitions)
     return resolve_job(theme, given, config=config, components=objects).run_id
 
 

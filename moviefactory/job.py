@@ -73,7 +73,9 @@ def token_of(component: Any) -> str:
 
 def options_layers(given: Mapping[str, Any], config: str | Path | None, *, flags: bool = False) -> list[Layer]:
     """Defaults < the user's config.yaml < --config FILE < flags / keyword arguments."""
-    if given.get("config_dir") is not None:
+    if given.get("config_dir") is not None:  # it says where config.yaml is, so it comes first
+        if not Path(given["config_dir"]).expanduser().is_dir():
+            raise InputError(f"config_dir: {given['config_dir']} is not a folder")
         use_config_dir(given["config_dir"])
     layers = []
     mine = user_dir() / "config.yaml"
@@ -117,7 +119,7 @@ def check_job(job: Job, progress: Progress | None = None) -> Job:
     elif "writer" not in given:
         updates.update(_writer(o, progress))
     o = o.model_copy(update=updates)
-    digest = format_digest(o)  # fails on a bad format name before a directory exists
+    digest = format_digest(o)
     _check_names(o, given)
     tokens = {role: token_of(obj) for role, obj in sorted(given.items())}
     return replace(job, options=o, tokens=tokens, format_digest=digest)
@@ -148,30 +150,13 @@ def _writer(o: FilmOptions, progress: Progress | None, env: Mapping[str, str] = 
 
 
 def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
-    from .audio import tts_names
-    from .renderers import renderer_names
-    from .renderers.diffusion.base import catalogue, check_weights  # light: no torch, no diffusers
-    from .renderers.upscale import interpolator_names, upscaler_names
+    """What needs more than a name: the renderer's and the transitions model's weights (exit 3 when a
+    download is missing). Names and paths were checked with the options."""
+    from .renderers.diffusion.base import check_weights  # light: no torch, no diffusers
 
-    checks = [("upscaler", o.upscaler, upscaler_names), ("interpolator", o.interpolator, interpolator_names)]
-    if "renderer" not in given:
-        checks.append(("renderer", o.renderer, renderer_names))
-    if "tts" not in given:
-        checks.append(("TTS engine", o.tts, tts_names))
-    for kind, name, names in checks:
-        if name not in names():
-            raise InputError(f"unknown {kind} {name!r}; available: {', '.join(names())}")
-    for flag, path in (("--upscale-weights", o.upscale_weights), ("--interpolate-weights", o.interpolate_weights),
-                       ("--model-path", o.model_path), ("--transitions-path", o.transitions_path)):
-        if path is not None and not Path(path).expanduser().exists():
-            raise InputError(f"{flag}: {path} does not exist")
     if "renderer" not in given:
         check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
     if o.transitions is not None and "transitions" not in given:
-        models = catalogue()
-        if o.transitions not in models or models[o.transitions].task != "flf2v":
-            flf2v = ", ".join(n for n, m in models.items() if m.task == "flf2v")
-            raise InputError(f"--transitions takes a first-and-last-frame model ({flf2v}), not {o.transitions!r}")
         check_weights(o.transitions, model_path=o.transitions_path, offline=o.offline)
 
 

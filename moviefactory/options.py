@@ -206,7 +206,7 @@ def build_options(layers: Iterable[Layer]) -> FilmOptions:
                 value = FIELDS[key].default  # `key: null` in a file means the default
             merged[key], origin[key] = value, layer
     try:
-        return FilmOptions.model_validate(merged)
+        options = FilmOptions.model_validate(merged)
     except ValidationError as exc:
         err = exc.errors()[0]
         key = str(err["loc"][0]) if err["loc"] else ""
@@ -217,6 +217,54 @@ def build_options(layers: Iterable[Layer]) -> FilmOptions:
             else ""
         where = f"{layer.at(key)}{layer.name(key)}" if layer else key
         raise ConfigError(f"{where}: {message}{given}") from None
+    for key, check in _value_checks(options).items():  # names and files that must exist, said where they came from
+        value = getattr(options, key)
+        if value is not None and (problem := check(value)):
+            layer = origin.get(key)
+            where = f"{layer.at(key)}{layer.name(key)}" if layer else key
+            raise ConfigError(f"{where}: {problem}")
+    return options
+
+
+def _value_checks(o: FilmOptions) -> dict[str, Any]:
+    """Per field, a check of the value against what is installed here: None when it is fine, else why not."""
+    from .audio import tts_names
+    from .config import format_names
+    from .renderers import renderer_names
+    from .renderers.diffusion.base import catalogue  # light: no torch, no diffusers
+    from .renderers.upscale import interpolator_names, upscaler_names
+    from .resources import use_config_dir
+
+    if o.config_dir is not None:
+        if not o.config_dir.is_dir():
+            return {"config_dir": lambda v: f"{v} is not a folder"}
+        use_config_dir(o.config_dir)
+
+    def one_of(kind: str, names) -> Any:
+        return lambda v: None if v in names() else f"unknown {kind} {v!r}; available: {', '.join(names())}"
+
+    def exists(v: Path) -> str | None:
+        return None if v.exists() else f"{v} does not exist"
+
+    def library(kind: str):
+        def check(v: str) -> str | None:
+            if v in ("default", "none", "off", "") or (Path(v).expanduser() / "index.json").is_file():
+                return None
+            return f"{kind} library {v!r} is not an index folder (no index.json); make one with: moviefactory {kind} index DIR"
+        return check
+
+    def first_last_frame(v: str) -> str | None:
+        models = catalogue()
+        if v in models and models[v].task == "flf2v":
+            return None
+        flf2v = ", ".join(n for n, m in models.items() if m.task == "flf2v")
+        return f"takes a first-and-last-frame model ({flf2v}), not {v!r}"
+
+    return {"format": one_of("format", format_names), "renderer": one_of("renderer", renderer_names),
+            "tts": one_of("TTS engine", tts_names), "upscaler": one_of("upscaler", upscaler_names),
+            "interpolator": one_of("interpolator", interpolator_names), "transitions": first_last_frame,
+            "model_path": exists, "upscale_weights": exists, "interpolate_weights": exists, "transitions_path": exists,
+            "music": library("music"), "sfx": library("sfx")}
 
 
 _BOUNDS = ("greater_than", "greater_than_equal", "less_than", "less_than_equal")
@@ -245,6 +293,6 @@ def options_yaml() -> str:
     lines = ["# moviefactory settings: every key is optional; flags win over this file.", ""]
     for info in FIELDS.values():
         value = info.default.as_posix() if isinstance(info.default, Path) else info.default
-        dumped = yaml.safe_dump({info.name: value}, default_flow_style=True, allow_unicode=True, width=1000)
-        lines.append(f"{dumped.strip().strip('{}')}    # {info.help}")
+        dumped = yaml.safe_dump({info.name: value}, allow_unicode=True, width=1000).strip()
+        lines.append(f"{dumped}    # {info.help}")
     return "\n".join(lines) + "\n"

@@ -128,7 +128,7 @@ def test_clip_tools_connect_upscale_interpolate(tmp_path, ffmpeg):
 @pytest.mark.parametrize("args, message", [
     (["--renderer", "ltx-video", "--offline"], "hf download Lightricks/LTX-Video"),
     (["--renderer", "sdxl+svd", "--model-path", "no-weights"], "hf download stabilityai/stable-diffusion-xl-base-1.0"),
-    (["--transitions", "ltx-video"], "--transitions takes a first-and-last-frame model"),
+    (["--transitions", "ltx-video"], "--transitions: takes a first-and-last-frame model"),
     (["--transitions", "wan2.1-flf2v", "--offline"], "hf download Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers"),
     (["--upscale", "3"], "--upscale: takes 2 or 4"),
     (["--interpolator", "nope"], "unknown interpolator 'nope'"),

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 
 from ..media.files import atomic_path
-from ..resources import configs_dir
+from ..resources import config_path
 from .foley_recipes import RECIPES, render
 from .library import AudioItem, cache_dir, file_sha256, read_items, write_items
 
@@ -37,7 +37,7 @@ _SPEC_KEYS = ("recipe", "params", "env", "reverb", "gain")
 
 
 def catalogue_path() -> Path:
-    return configs_dir() / "sfx" / "catalogue.yaml"
+    return config_path("sfx/catalogue.yaml")
 
 
 def load_catalogue(path: Path | None = None) -> list[dict]:

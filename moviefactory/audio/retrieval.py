@@ -28,7 +28,7 @@ import yaml
 
 from ..errors import InputError, MissingDependencyError
 from ..registry import Registry
-from ..resources import configs_dir
+from ..resources import config_path
 from .index import TEXT_MODEL, decode_audio, load_embeddings
 from .library import AudioItem, Hit, file_sha256, read_items
 
@@ -115,7 +115,7 @@ SYNONYM_WEIGHT = 0.5  # a synonym counts this much of the word the query used
 @functools.cache
 def synonyms() -> dict[str, tuple[str, ...]]:
     """configs/synonyms.yaml as stems: a screenplay's word -> the library words it stands for."""
-    data = yaml.safe_load((configs_dir() / "synonyms.yaml").read_text(encoding="utf-8")) or {}
+    data = yaml.safe_load(config_path("synonyms.yaml").read_text(encoding="utf-8")) or {}
     return {_stem(word.lower()): tuple(t for s in words for t in tokenize(s)) for word, words in data.items()}
 
 

@@ -21,7 +21,6 @@ from pydantic import BaseModel, ValidationError
 
 from ..config import load_format
 from ..errors import PlanningError
-from ..resources import prompts_dir
 from ..screenplay import Character, Line, MusicBrief, Scene, Screenplay, Shot, Voice
 from ..screenplay.validation import describe_errors
 from . import repair as fix
@@ -102,7 +101,7 @@ class LLMWriter:
     # -- nodes ----------------------------------------------------------------------------------
     def outline(self, state: PlanState) -> dict:
         req = state["request"]
-        pace = story_material("en", str(prompts_dir()))["pacing"]
+        pace = story_material("en")["pacing"]
         n = fix.scene_count(req.seconds, req.scenes, pace.get(req.format, pace["widescreen"])["scene_seconds"])
         arc = fix.beat_arc(n)
         msgs = self._messages(req, "outline.j2", scenes=n, per_scene=round(req.seconds / n), beats=arc,

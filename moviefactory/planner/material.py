@@ -12,10 +12,18 @@ from pathlib import Path
 import yaml
 
 
+def story_material(language: str, root: str | None = None) -> dict:
+    """The material for `language`: prompts/offline/<language>.yaml (the user's config dir first), or
+    under the prompts folder `root`."""
+    from ..resources import prompt_path
+
+    path = Path(root) / "offline" / f"{language}.yaml" if root else prompt_path(f"offline/{language}.yaml")
+    return _read(str(path))
+
+
 @cache
-def story_material(language: str, root: str) -> dict:
-    """The material for `language` under the prompts folder `root` (read once per process)."""
-    return yaml.safe_load((Path(root) / "offline" / f"{language}.yaml").read_text(encoding="utf-8"))
+def _read(path: str) -> dict:  # read once per process
+    return yaml.safe_load(Path(path).read_text(encoding="utf-8"))
 
 
 def find_keyword(low: str, keywords) -> int:

@@ -17,7 +17,6 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from ..errors import PlanningError
-from ..resources import prompts_dir
 from ..screenplay import NARRATOR, Character, Line, MusicBrief, Scene, Screenplay, Shot, SoundCue, Transition, Voice
 from .base import PlanRequest, register_writer
 from .material import find_keyword, story_material
@@ -56,7 +55,7 @@ class _Theme:
 class _Draft:
     """One screenplay being written: the request, its material and its seeded RNG."""
 
-    def __init__(self, req: PlanRequest, root: str) -> None:
+    def __init__(self, req: PlanRequest, root: str | None) -> None:
         self.req, self.lang = req, ("zh" if req.language == "zh" else "en")
         self.en, self.tx = story_material("en", root), story_material(self.lang, root)
         key = "|".join(map(str, (req.theme, self.lang, req.seconds, req.scenes, req.seed, req.format, req.speech_rate)))
@@ -284,7 +283,7 @@ class OfflineWriter:
     name = "offline"
 
     def __init__(self, material_dir: str | Path | None = None) -> None:
-        self.material_dir = str(Path(material_dir) if material_dir else prompts_dir())
+        self.material_dir = str(material_dir) if material_dir else None  # None: prompts/ (yours first)
 
     def write(self, request: PlanRequest) -> Screenplay:
         try:

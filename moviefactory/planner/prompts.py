@@ -5,16 +5,17 @@ from functools import cache
 
 import jinja2
 
-from ..resources import prompts_dir
+from ..resources import prompt_dirs
 
 
 @cache
-def _env() -> jinja2.Environment:
+def _env(folders: tuple[str, ...]) -> jinja2.Environment:
     # StrictUndefined: a template that names a missing variable fails loudly instead of sending "".
-    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(prompts_dir() / "llm")),
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(list(folders)),
                               undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
                               trim_blocks=True, lstrip_blocks=True, autoescape=False)
 
 
 def render_prompt(name: str, **variables) -> str:
-    return _env().get_template(name).render(**variables).strip()
+    # the user's prompts/llm/ first (a template there overrides the built-in one of the same name)
+    return _env(tuple(str(p) for p in prompt_dirs("llm"))).get_template(name).render(**variables).strip()

@@ -11,7 +11,6 @@ import re
 import zlib
 from typing import Iterable, Sequence
 
-from ..resources import prompts_dir
 from ..screenplay import NARRATOR, SoundCue, Transition, Voice
 from ..timeline.pacing import GAP, LEAD_IN, TAIL
 from .material import find_keyword, story_material
@@ -237,7 +236,7 @@ def clean_cues(cues: Sequence[DraftCue], duration: float) -> tuple[SoundCue, ...
 def fallback_look(name: str, role: str, taken: Iterable[str]) -> tuple[str, str]:
     """A fixed look (and 'f'/'m') for a character the model never described: an offline archetype
     whose keywords match the name or role, else a stable pick among the human ones."""
-    archetypes, taken = story_material("en", str(prompts_dir()))["archetypes"], set(taken)
+    archetypes, taken = story_material("en")["archetypes"], set(taken)
     text = f"{name} {role}".lower()
     spots = sorted((find_keyword(text, a.get("keywords", [])), k) for k, a in archetypes.items())
     keys = [k for p, k in spots if p >= 0] or [_PEOPLE[(zlib.crc32(name.encode()) + i) % len(_PEOPLE)]
@@ -253,7 +252,7 @@ def _spare_voices(language: str) -> list[str]:
 
 def assign_voices(language: str, cast: Sequence[tuple[str, str]], seed: int) -> tuple[Voice, dict[str, Voice]]:
     """The narrator's voice and one per character, all different, from the offline writer's pools."""
-    pools = story_material("zh" if language == "zh" else "en", str(prompts_dir()))["voices"]
+    pools = story_material("zh" if language == "zh" else "en")["voices"]
     rng = random.Random(zlib.crc32(f"{seed}|{language}|{'|'.join(n for n, _ in cast)}".encode()))
     narrator = Voice(id=rng.choice(pools["narrator"]), pitch=50)
     used, voices = {narrator.id}, {}

@@ -12,7 +12,7 @@ from pathlib import Path
 import yaml
 
 from ...errors import ConfigError
-from ...resources import configs_dir
+from ...resources import config_path
 
 COMPOSER_VERSION = "1"  # a readable marker; the library also rebuilds when the composer's source changes
 MODES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 10), "harmonic_minor": (0, 2, 3, 5, 7, 8, 11),
@@ -118,7 +118,7 @@ _ID = re.compile(r"[a-z0-9][a-z0-9-]*")
 
 
 def catalogue_path() -> Path:
-    return configs_dir() / "music" / "catalogue.yaml"
+    return config_path("music/catalogue.yaml")
 
 
 def load_catalogue(path: Path | None = None) -> list[TrackSpec]:

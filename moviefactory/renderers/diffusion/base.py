@@ -23,7 +23,7 @@ import yaml
 from ...config import Format
 from ...errors import ConfigError, MissingDependencyError
 from ...media.frames import write_blocks
-from ...resources import configs_dir
+from ...resources import config_path
 from ..base import Clip, RenderContext
 from .memory import apply_memory, detect_vram_gb
 
@@ -75,7 +75,7 @@ class ModelEntry:
 
 @cache
 def catalogue() -> dict[str, ModelEntry]:
-    data = yaml.safe_load((configs_dir() / "models.yaml").read_text(encoding="utf-8"))
+    data = yaml.safe_load(config_path("models.yaml").read_text(encoding="utf-8"))
     out = {}
     for name, e in data.items():
         e = dict(e)
