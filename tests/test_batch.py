@@ -154,15 +154,16 @@ def test_each_theme_list_format_makes_its_films(tmp_path, kind, theme):
 def test_local_batch_makes_every_film_keeps_going_after_a_failure_and_redoes_nothing(tmp_path):
     path = write_batch(tmp_path, [{"theme": "A lighthouse keeper and a storm"},
                                   {"theme": "三分钟讲清楚光合作用", "lang": "zh", "seed": 3},
-                                  {"theme": "A broken one", "renderer": "nope"}])
+                                  # weights that are not there: this film fails, the others are made
+                                  {"theme": "A broken one", "renderer": "ltx-video", "model_path": str(tmp_path)}])
     spec = load_batch(path)
     seen = []
     result = run_batch(spec, on_film=lambda done, total, film: seen.append((done, total, film.status)))
     assert [f.status for f in result.films] == ["made", "made", "failed"]
     pids = [f.worker.split(":")[1] for f in result.films[:2]]
     assert str(os.getpid()) not in pids and len(set(pids)) == 2  # each film in a process of its own
-    assert seen == [(1, 3, "failed"), (2, 3, "made"), (3, 3, "made")]  # the bad name is refused at once
-    assert "unknown renderer 'nope'" in result.films[2].error and result.exit_code == 2
+    assert seen == [(1, 3, "failed"), (2, 3, "made"), (3, 3, "made")]  # missing weights are found at once
+    assert "ltx-video weights are not available" in result.films[2].error and result.exit_code == 3
     for film in result.films[:2]:
         assert Path(film.video).parent.parent == tmp_path / "out" / "shorts"
         assert_film(film.video, film.duration)
@@ -281,11 +282,15 @@ def test_cli_batch_run_takes_a_theme_list_and_every_make_flag(tmp_path):
 
 
 def test_cli_batch_run_reports_each_film_and_exits_with_the_worst(tmp_path):
-    path = write_batch(tmp_path, [{"theme": "x", "renderer": "nope"}])
+    path = write_batch(tmp_path, [{"theme": "x", "renderer": "ltx-video", "model_path": str(tmp_path)}])
     proc = batch_cli("run", str(path), cwd=tmp_path)
-    assert proc.returncode == 2, proc.stderr
+    assert proc.returncode == 3, proc.stderr  # the worst film's own exit code: a missing part
     assert "Traceback" not in proc.stdout + proc.stderr
-    assert "failed x: unknown renderer 'nope'" in proc.stdout and "0/1 films made" in proc.stdout
+    assert "failed x: ltx-video weights are not available" in proc.stdout and "0/1 films made" in proc.stdout
+    named = tmp_path / "named.yaml"
+    named.write_text("name: shorts\nfilms:\n  - theme: A cat\n    renderer: nope\n", encoding="utf-8")
+    proc = batch_cli("run", str(named), cwd=tmp_path)  # a name that cannot be: the file is refused, where it says so
+    assert proc.returncode == 2 and "named.yaml line 4: renderer: unknown renderer 'nope'" in proc.stderr
     bad = tmp_path / "bad.yaml"
     bad.write_text("name: shorts\nfilms: [{theme: A cat, colour: red}]\n", encoding="utf-8")
     proc = batch_cli("run", str(bad), cwd=tmp_path)
