@@ -133,7 +133,7 @@ RUNS: dict[str, Callable[[Path, Path], None]] = {
     "make_short.py": run_make_short,
     "batch.yaml": run_batch_file(first=2),  # the Chinese film and one in English
     "themes.txt": run_batch_file(first=1, flags=("--format", "vertical")),
-    "themes.csv": run_batch_file(first=2, flags=("--format", "vertical")),
+    "themes.csv": run_batch_file(first=1, flags=("--format", "vertical")),  # its format from --format
     "screenplay.yaml": run_screenplay,
     "local-llm.yaml": run_local_llm,
 }
