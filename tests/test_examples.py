@@ -27,7 +27,7 @@ from fake_openai import FakeOpenAI, Reply
 from moviefactory.batch import load_batch
 from moviefactory.config import load_format
 from moviefactory.job import file_layer
-from moviefactory.options import build_options
+from moviefactory.options import FIELDS, build_options
 from moviefactory.screenplay import load_screenplay
 from scripted_llm import STAGES, Story
 
@@ -78,10 +78,10 @@ def run_batch_file(first: int, flags: tuple[str, ...] = ()) -> Callable[[Path, P
         summary = json.loads((out / whole.name / "batch.json").read_text(encoding="utf-8"))
         assert summary["state"] == "done" and summary["made"] == first
         assert [f["theme"] for f in summary["films"]] == [f.theme for f in whole.films[:first]]
-        typed = dict(QUICK, **dict(zip(flags[::2], flags[1::2])))  # what the flags say, as load_batch takes them
-        expected = load_batch(copy, flags={k.removeprefix("--"): v for k, v in typed.items()}).films
+        given = {**QUICK, **{flag.removeprefix("--"): value for flag, value in zip(flags[::2], flags[1::2])}}
+        expected = load_batch(copy, flags=given).films  # what each film was made with
         for film, spec in zip(summary["films"], expected):
-            fmt = load_format(spec.options.get("format", "widescreen"), draft=True)
+            fmt = load_format(spec.options.get("format", FIELDS["format"].default), draft=True)
             assert_film(Path(film["video"]), film["duration"], (fmt.width, fmt.height))
             if spec.options.get("lang") == "zh":
                 assert CJK.search(said(Path(film["video"]).with_suffix(".srt"))), film["theme"]
