@@ -36,12 +36,12 @@ def parse_yaml(text: str, path: Path | str, *, error: type[ConfigError] = Config
     return {} if data is None else data
 
 
-def line_of(text: str, loc: Sequence[Any]) -> int | None:
-    """The 1-based line of the YAML node at `loc` (or of its nearest parent that exists)."""
+def _node_at(text: str, loc: Sequence[Any]):
+    """The YAML node at `loc` (or its nearest parent that exists), and whether all of `loc` was found."""
     try:
         node = yaml.compose(text)
     except yaml.YAMLError:
-        return None
+        return None, False
     for key in loc:
         if isinstance(node, yaml.MappingNode):
             child = next((v for k, v in node.value if k.value == str(key)), None)
@@ -50,24 +50,20 @@ def line_of(text: str, loc: Sequence[Any]) -> int | None:
         else:
             child = None
         if child is None:
-            break
+            return node, False
         node = child
+    return node, True
+
+
+def line_of(text: str, loc: Sequence[Any]) -> int | None:
+    """The 1-based line of the YAML node at `loc` (or of its nearest parent that exists)."""
+    node, _ = _node_at(text, loc)
     return node.start_mark.line + 1 if node is not None else None
 
 
 def key_lines(text: str, prefix: Sequence[Any] = ()) -> dict[str, int]:
     """{key: line} for the keys of the mapping at `prefix` (the top level by default)."""
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return {}
-    for key in prefix:
-        if isinstance(node, yaml.MappingNode):
-            node = next((v for k, v in node.value if k.value == str(key)), None)
-        elif isinstance(node, yaml.SequenceNode) and isinstance(key, int) and key < len(node.value):
-            node = node.value[key]
-        else:
-            return {}
-    if not isinstance(node, yaml.MappingNode):
+    node, found = _node_at(text, prefix)
+    if not found or not isinstance(node, yaml.MappingNode):
         return {}
     return {str(k.value): k.start_mark.line + 1 for k, _ in node.value}
