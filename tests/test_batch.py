@@ -266,14 +266,17 @@ def batch_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess:
 
 
 def test_cli_batch_run_takes_a_theme_list_and_every_make_flag(tmp_path):
-    (tmp_path / "themes.txt").write_text("# not a film\n\nA paper boat on a rainy street\n", encoding="utf-8")
-    proc = batch_cli("run", "themes.txt", *QUICK_FLAGS, "--output", "OUT", cwd=tmp_path)
+    (tmp_path / "themes.txt").write_text("# not a film\n\nA paper boat on a rainy street\nA fox in the snow\n",
+                                         encoding="utf-8")
+    proc = batch_cli("run", "themes.txt", *QUICK_FLAGS, "--output", "OUT", "-j", "2", cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stdout + proc.stderr
-    (made,) = [line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("made")]
-    (film,) = json.loads((tmp_path / "OUT" / "themes" / "batch.json").read_text())["films"]
-    assert "1/1 films made" in proc.stdout and Path(made).is_relative_to(tmp_path / "OUT" / "themes")
-    assert_film(made, film["duration"])  # at the vertical draft size, 6 s: the flags reached the film
+    made = [line.split(": ", 1)[1] for line in proc.stdout.splitlines() if line.startswith("made")]
+    summary = json.loads((tmp_path / "OUT" / "themes" / "batch.json").read_text())
+    assert "2/2 films made" in proc.stdout and all(Path(m).is_relative_to(tmp_path / "OUT" / "themes") for m in made)
+    assert summary["workers"] == 2 and len({f["worker"] for f in summary["films"]}) == 2  # -j 2: side by side
+    for path, film in zip(made, summary["films"]):
+        assert_film(path, film["duration"])  # at the vertical draft size, 6 s: the flags reached the film
 
     proc = batch_cli("run", "themes.txt", *QUICK_FLAGS, "--seconds", "2", "--output", "OUT2", cwd=tmp_path)
     assert proc.returncode == 2 and proc.stdout == ""

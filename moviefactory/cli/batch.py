@@ -2,6 +2,7 @@
 a default for the batch's films: over the file's `defaults:`, under a film's own keys."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any, Optional
 
@@ -40,13 +41,17 @@ def _report(result) -> None:
 
 @batch_app.command("run")
 @with_film_options()
-def run_cmd(batch_file: Path = BATCH_FILE, executor: Optional[str] = EXECUTOR, config: Optional[Path] = CONFIG, *,
-            options: dict[str, Any]) -> None:
+def run_cmd(batch_file: Path = BATCH_FILE, executor: Optional[str] = EXECUTOR, config: Optional[Path] = CONFIG,
+            jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1, max=256,
+                                               help="Films made at once (overrides the file's `workers:`)."),
+            *, options: dict[str, Any]) -> None:
     """Make every film of a batch now. Films already made are kept; a failed film does not stop the rest."""
     from ..batch import load_batch, run_batch
 
     with errors():
         spec = load_batch(batch_file, **_load_options(options, config))
+        if jobs is not None:
+            spec = dataclasses.replace(spec, workers=jobs)
         columns = (TextColumn("  {task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
         with Progress(*columns, console=console, transient=False) as bar:
             task = bar.add_task(f"batch {spec.name}: films", total=len(spec.films))
