@@ -73,10 +73,10 @@ def token_of(component: Any) -> str:
 
 def options_layers(given: Mapping[str, Any], config: str | Path | None, *, flags: bool = False) -> list[Layer]:
     """Defaults < the user's config.yaml < --config FILE < flags / keyword arguments."""
-    if given.get("config_dir") is not None:  # it says where config.yaml is, so it comes first
-        if not Path(given["config_dir"]).expanduser().is_dir():
-            raise InputError(f"config_dir: {given['config_dir']} is not a folder")
-        use_config_dir(given["config_dir"])
+    chosen = given.get("config_dir")  # it says where config.yaml is, so it comes first
+    if chosen is not None and not Path(chosen).expanduser().is_dir():
+        raise InputError(f"config_dir: {chosen} is not a folder")
+    use_config_dir(chosen)  # this request's (None: the default), not the one a request before it chose
     layers = []
     mine = user_dir() / "config.yaml"
     if mine.is_file():
@@ -109,8 +109,7 @@ def check_job(job: Job, progress: Progress | None = None) -> Job:
     from .planner import detect_language
 
     o, given = job.options, job.components
-    if o.config_dir is not None:
-        use_config_dir(o.config_dir)
+    use_config_dir(o.config_dir)
     updates: dict[str, Any] = {}
     if o.lang == "auto":
         updates["lang"] = detect_language(job.theme)
@@ -187,8 +186,7 @@ def job_from_run(run: RunDir, components: Mapping[str, Any]) -> Job:
         if wanted.get(role) != token_of(obj):
             raise InputError(f"the {role} given ({token_of(obj)}) is not the one run {run.id} was made with "
                              f"({wanted.get(role) or 'its ' + role + ' option'})")
-    if options.config_dir is not None:
-        use_config_dir(options.config_dir)
+    use_config_dir(options.config_dir)
     return Job(saved["theme"], options, dict(components), dict(wanted), saved.get("screenplay"),
                format_digest(options))
 

@@ -238,7 +238,7 @@ def _value_checks(o: FilmOptions) -> dict[str, Any]:
     if o.config_dir is not None:
         if not o.config_dir.is_dir():
             return {"config_dir": lambda v: f"{v} is not a folder"}
-        use_config_dir(o.config_dir)
+        use_config_dir(o.config_dir)  # its presets are names too
 
     def one_of(kind: str, names) -> Any:
         return lambda v: None if v in names() else f"unknown {kind} {v!r}; available: {', '.join(names())}"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 import threading
 import time
@@ -52,11 +53,11 @@ def _main(debug: bool = typer.Option(False, "--debug", help="Show full traceback
                                        help="Print the version and exit.")) -> None:
     global _debug
     _debug = debug
-    if config_dir is not None:
-        from ..resources import use_config_dir
-
-        with errors():
-            use_config_dir(config_dir)
+    if config_dir is not None:  # this process's default (and its batch films' processes')
+        if not config_dir.expanduser().is_dir():
+            console.print(f"[red]error:[/red] --config-dir: {config_dir} is not a folder", highlight=False)
+            raise typer.Exit(2)
+        os.environ["MOVIEFACTORY_CONFIG_DIR"] = str(config_dir.expanduser().resolve())
 
 
 def say(text: str) -> None:
