@@ -8,7 +8,7 @@ import pytest
 
 from moviefactory.config import load_format
 from moviefactory.errors import AssemblyError
-from moviefactory.media.assemble import audio_args, encoder_args, mux_args
+from moviefactory.media.assemble import audio_args, encoder_args, mix_args, mux_args, normalise_args
 from moviefactory.media.picture import Step, picture_plan
 from moviefactory.timeline.model import AudioClip, Cue, Timeline, VideoClip
 
@@ -48,18 +48,22 @@ def test_a_bridge_replaces_the_mix_and_a_shot_too_short_for_its_joins_is_an_erro
                               (tl.video[0], tl.video[1], short, tl.video[3])))
 
 
-def test_audio_is_placed_mixed_without_normalising_and_cut_to_picture():
+def test_audio_is_mixed_once_normalised_once_and_cut_to_picture():
     fmt = load_format("widescreen", draft=True)
-    stats = {"input_i": "-30.1", "input_tp": "-9.0", "input_lra": "3.0", "input_thresh": "-40.2",
-             "target_offset": "0.4", "target_i": -23.0}
-    args = audio_args(_timeline(), fmt, Path("/run"), Path("/run/sound.mp4"), stats, gain_db=-0.7)
+    args = mix_args(_timeline(), Path("/run"), fmt, Path("/tmp/mix.wav"))
     graph = args[args.index("-filter_complex") + 1]
     assert "adelay=all=1:delays=500" in graph and "adelay=all=1:delays=3250" in graph
     assert "amix=dropout_transition=0:duration=first:inputs=3:normalize=0" in graph
+    assert "anullsrc=r=48000:cl=stereo" in args and args[args.index("-t") + 1] == "5.500000"  # a second past the end
+    assert args[args.index("-acodec") + 1] == "pcm_f32le" and "loudnorm" not in graph
+    stats = {"input_i": "-30.1", "input_tp": "-9.0", "input_lra": "3.0", "input_thresh": "-40.2",
+             "target_offset": "0.4"}
+    args = normalise_args(Path("/tmp/mix.wav"), fmt, stats, Fraction(108, 24), Path("/tmp/normal.wav"))
+    graph = args[args.index("-filter_complex") + 1]
     assert "linear=true" in graph and "measured_I=-30.1" in graph and "I=-23.0" in graph
-    assert "volume=-0.70dB" in graph  # a true-peak correction, after the normaliser
-    assert graph.index("volume=-0.70dB") < graph.index("atrim=end=4.500000")  # cut last, to the picture's length
-    assert "anullsrc=r=48000:cl=stereo" in " ".join(args) and "-vn" not in args
+    assert graph.index("loudnorm") < graph.index("aresample=48000") < graph.index("atrim=end=4.500000")
+    args = audio_args(Path("/tmp/normal.wav"), fmt, Path("/tmp/sound.mp4"), gain_db=-0.7)
+    assert "volume=-0.70dB" in args[args.index("-filter_complex") + 1]  # a true-peak correction is a gain
     assert args[args.index("-acodec") + 1] == "aac" and args[args.index("-b:a") + 1] == "192k"
 
 

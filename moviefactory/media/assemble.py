@@ -34,8 +34,8 @@ from .picture import play_picture
 # loudnorm's true-peak limiter aims this far under the format's ceiling, leaving room for the AAC
 # encoder's own overshoot; what overshoots anyway is caught by measuring the encoded sound.
 CODEC_HEADROOM_DB = 0.5
-PEAK_MARGIN_DB = 0.2  # a correction aims this far under the ceiling (the meter reads in 0.1 dB steps)
-LOUDNESS_SLACK = 0.5  # LU from the format's target before the sound is encoded again, aiming closer
+PEAK_MARGIN_DB = 0.5  # a correction aims this far under the ceiling: the codec's overshoot moves by ~0.5 dB
+LOUDNESS_SLACK = 0.5  # LU under the format's target before the sound is encoded again, louder
 MAX_FIXES = 3
 
 # Music dips this far under speech, quickly when a line starts and slowly after it ends.
@@ -117,41 +117,57 @@ def _limit(fmt: Format) -> float:
     return fmt.true_peak_db - CODEC_HEADROOM_DB
 
 
-def measure_loudness(timeline: Timeline, run_dir: Path, fmt: Format, ffmpeg: str,
-                     target: float | None = None) -> dict | None:
-    """loudnorm's first pass over the mix, for `target` LUFS (default the format's); None when silent."""
-    if not timeline.audio:
-        return None
-    graph = audio_graph(timeline, run_dir, fmt).filter(
-        "loudnorm", I=fmt.loudness_lufs if target is None else target, TP=_limit(fmt), LRA=11, print_format="json")
-    stderr = run_ffmpeg(ffmpeg, graph.output("-", f="null").get_args(), stage="assemble")
+def mix_args(timeline: Timeline, run_dir: Path, fmt: Format, out: Path) -> list[str]:
+    """The stems mixed once into a float WAV (a little past the film's end), which every later step
+    reads instead of mixing the sources again (pure)."""
+    return audio_graph(timeline, run_dir, fmt).output(str(out), f="wav", acodec="pcm_f32le").get_args()
+
+
+def measure_loudness(mix: Path, fmt: Format, ffmpeg: str) -> dict | None:
+    """loudnorm's first pass over the mix; None when it is silent."""
+    graph = ffx.input(str(mix)).audio.filter("loudnorm", I=fmt.loudness_lufs, TP=_limit(fmt), LRA=11,
+                                             print_format="json")
+    stats = _loudnorm_json(run_ffmpeg(ffmpeg, graph.output("-", f="null").get_args(), stage="assemble"))
+    return None if stats.get("input_i") in ("-inf", "inf") else stats
+
+
+def normalise_args(mix: Path, fmt: Format, loudness: dict | None, duration: Fraction, out: Path) -> list[str]:
+    """loudnorm's second pass over the mix (linear where a plain gain fits under the ceiling), back at
+    the film's rate and cut to the picture's length, into a float WAV (pure)."""
+    audio = ffx.input(str(mix)).audio
+    if loudness:
+        audio = audio.filter(
+            "loudnorm", I=fmt.loudness_lufs, TP=_limit(fmt), LRA=11, measured_I=loudness["input_i"],
+            measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
+            measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true",
+            print_format="json")
+    # loudnorm works at 192 kHz internally: back to the film's rate, then cut to the picture's length
+    audio = audio.filter("aresample", fmt.encoder.sample_rate).filter("atrim", end=_sec(duration)) \
+        .filter("asetpts", "PTS-STARTPTS")
+    return audio.output(str(out), f="wav", acodec="pcm_f32le").get_args()
+
+
+def audio_args(sound: Path, fmt: Format, out: Path, gain_db: float = 0.0, *, limit_db: float | None = None,
+               duration: Fraction | None = None) -> list[str]:
+    """`sound`, `gain_db` louder or quieter (its peaks held under `limit_db` dBFS by a limiter, when
+    given), cut to `duration`, encoded (pure)."""
+    audio = ffx.input(str(sound)).audio
+    if gain_db:
+        audio = audio.filter("volume", f"{gain_db:.2f}dB")
+    if limit_db is not None:  # level=0: the limiter only holds peaks down, it does not renormalise
+        audio = audio.filter("alimiter", limit=f"{10 ** (limit_db / 20):.5f}", attack=1, release=60, level=0)
+    if duration is not None:
+        audio = audio.filter("atrim", end=_sec(duration)).filter("asetpts", "PTS-STARTPTS")
+    enc = fmt.encoder
+    return ffx.output(audio, str(out), f="mp4", acodec=enc.audio_codec, ar=enc.sample_rate, ac=2,
+                      **{"b:a": enc.audio_bitrate}).get_args()
+
+
+def _loudnorm_json(stderr: str) -> dict:
     found = re.findall(r"\{[^{}]*\}", stderr)
     if not found:
         raise AssemblyError("loudnorm printed no measurement", stage="assemble", stderr=stderr)
-    stats = json.loads(found[-1])
-    if stats.get("input_i") in ("-inf", "inf"):
-        return None
-    return {**stats, "target_i": fmt.loudness_lufs if target is None else target}
-
-
-def audio_args(timeline: Timeline, fmt: Format, run_dir: Path, out: Path, loudness: dict | None,
-               gain_db: float = 0.0) -> list[str]:
-    """The ffmpeg arguments that encode the film's sound, exactly the film's length (pure)."""
-    audio = audio_graph(timeline, run_dir, fmt)
-    if loudness:
-        audio = audio.filter(
-            "loudnorm", I=loudness["target_i"], TP=_limit(fmt), LRA=11, measured_I=loudness["input_i"],
-            measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
-            measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true")
-    rate = fmt.encoder.sample_rate
-    # loudnorm works at 192 kHz internally: back to the film's rate, then cut to the picture's length
-    audio = audio.filter("aresample", rate)
-    if gain_db:
-        audio = audio.filter("volume", f"{gain_db:.2f}dB")
-    audio = audio.filter("atrim", end=_sec(timeline.duration)).filter("asetpts", "PTS-STARTPTS")
-    enc = fmt.encoder
-    return ffx.output(audio, str(out), f="mp4", acodec=enc.audio_codec, ar=rate, ac=2,
-                      **{"b:a": enc.audio_bitrate}).get_args()
+    return json.loads(found[-1])
 
 
 def measure_sound(path: Path, ffmpeg: str) -> dict[str, float]:
@@ -168,31 +184,54 @@ def measure_sound(path: Path, ffmpeg: str) -> dict[str, float]:
 
 def encode_sound(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, out: Path) -> dict:
     """The film's sound, encoded, measured after the codec: its true peak at or under the format's
-    ceiling, its loudness within LOUDNESS_SLACK of the target where the ceiling allows.
+    ceiling, its loudness as near the target as that allows.
 
-    loudnorm reaches the target exactly only when a plain gain fits under the ceiling; otherwise it
-    compresses, and a short film can come out a little quiet. So the encoded sound is measured, and
-    encoded again aiming louder (the first pass re-run for that aim), or quieter when its peak is over."""
-    target = fmt.loudness_lufs
-    aim, gain, stats = target, 0.0, {}
-    loudness = measure_loudness(timeline, run_dir, fmt, ffmpeg)
-    for _ in range(MAX_FIXES + 1):
-        run_ffmpeg(ffmpeg, audio_args(timeline, fmt, run_dir, out, loudness, gain), stage="assemble")
-        if not loudness:  # silence: nothing to measure or correct
-            return {"peak_gain_db": 0.0}
-        stats = measure_sound(out, ffmpeg)
-        if stats["tp"] > fmt.true_peak_db - 0.1:  # over the ceiling (within the meter's step): quieter
-            gain += fmt.true_peak_db - PEAK_MARGIN_DB - stats["tp"]
-        elif abs(stats["i"] - target) > LOUDNESS_SLACK and gain == 0 and abs(aim - target) < 3:
-            aim = min(target + 3, max(target - 3, aim + target - stats["i"]))
-            loudness = measure_loudness(timeline, run_dir, fmt, ffmpeg, target=aim)
+    The stems are mixed once. Where a plain gain reaches the target under the ceiling, loudnorm's
+    linear second pass makes it. Where it cannot (speech peaks high above its loudness, as synthetic
+    voices' do), the gain is applied anyway and a limiter holds the peaks: loudnorm would compress
+    instead, and leave a short film a dB or more quiet. Either way the encoded sound is measured and
+    encoded again while it is over the ceiling (the codec overshoots) or under the target with room."""
+    scratch = out.parent
+    mix, normal = scratch / "mix.wav", scratch / "normal.wav"
+    run_ffmpeg(ffmpeg, mix_args(timeline, run_dir, fmt, mix), stage="assemble")
+    loudness = measure_loudness(mix, fmt, ffmpeg) if timeline.audio else None
+    if not loudness:  # silence: nothing to measure or correct
+        run_ffmpeg(ffmpeg, audio_args(mix, fmt, out, duration=timeline.duration), stage="assemble")
+        return {"peak_gain_db": 0.0}
+    ceiling, target = fmt.true_peak_db, fmt.loudness_lufs
+    gain = target - float(loudness["input_i"])
+    linear = float(loudness["input_tp"]) + gain <= _limit(fmt)
+    if linear:
+        run_ffmpeg(ffmpeg, normalise_args(mix, fmt, loudness, timeline.duration, normal), stage="assemble")
+        source, gain, limit = normal, 0.0, None
+    else:
+        source, limit = mix, ceiling - CODEC_HEADROOM_DB - PEAK_MARGIN_DB
+    kept: tuple[float, dict, Path] | None = None  # the encode nearest the target that is under the ceiling
+    for attempt in range(MAX_FIXES + 1):
+        take = scratch / f"sound-{attempt}.mp4"
+        run_ffmpeg(ffmpeg, audio_args(source, fmt, take, gain, limit_db=limit, duration=timeline.duration),
+                   stage="assemble")
+        stats = measure_sound(take, ffmpeg)
+        if stats["tp"] <= ceiling and (kept is None or abs(stats["i"] - target) < abs(kept[1]["i"] - target)):
+            kept = (gain, stats, take)
+        over = stats["tp"] - (ceiling - 0.1)  # on the ceiling within the meter's step counts as over
+        if over > 0:  # quieter: the limiter's ceiling lower, or (linear) the whole sound
+            if limit is None:
+                gain -= over + PEAK_MARGIN_DB
+            else:
+                limit -= over + PEAK_MARGIN_DB
+        elif stats["i"] < target - LOUDNESS_SLACK and (limit is not None or -over > PEAK_MARGIN_DB):
+            gain += target - stats["i"] if limit is not None else min(target - stats["i"], -over - PEAK_MARGIN_DB)
         else:
             break
-    if stats["tp"] > fmt.true_peak_db:
+    if kept is None:
         raise AssemblyError(f"the sound stays over the format's true-peak ceiling ({stats['tp']:.1f} dBTP, max "
-                            f"{fmt.true_peak_db:.1f}) after {MAX_FIXES} corrections", stage="assemble")
-    return {**{k: loudness[k] for k in ("input_i", "input_tp", "target_offset", "target_i")},
-            "output_i": stats["i"], "output_tp": stats["tp"], "peak_gain_db": round(gain, 2)}
+                            f"{ceiling:.1f}) after {MAX_FIXES} corrections", stage="assemble")
+    gain, stats, take = kept
+    take.replace(out)
+    return {**{k: loudness[k] for k in ("input_i", "input_tp", "target_offset")},
+            "normalization": "linear" if linear else "limited", "output_i": stats["i"], "output_tp": stats["tp"],
+            "gain_db": round(gain, 2), **({"limit_db": round(limit, 2)} if limit is not None else {})}
 
 
 def encoder_args(timeline: Timeline, fmt: Format, ass: Path | None, out: Path) -> list[str]:
