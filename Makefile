@@ -25,8 +25,11 @@ demo: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
+# MoviePy (the bench extra) after setup, so torch is the CPU build already there when pip resolves it.
 bench: setup
+	$(BIN)/python -m pip install -q -e '.[bench]'
 	$(BIN)/python benchmarks/make_default.py
+	$(BIN)/python benchmarks/assembly.py
 
 clean:
 	rm -rf runs .pytest_cache

@@ -16,54 +16,17 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import moviefactory as mf  # noqa: E402
 from moviefactory.config import load_format  # noqa: E402
 from moviefactory.media.ffmpeg import ffmpeg_binary  # noqa: E402
 
-
-def _tree_rss_kb(pid: int) -> int:
-    """Resident memory of `pid` and all its descendants, from /proc."""
-    total, stack = 0, [pid]
-    while stack:
-        p = stack.pop()
-        try:
-            with open(f"/proc/{p}/status") as f:
-                total += next((int(ln.split()[1]) for ln in f if ln.startswith("VmRSS:")), 0)
-            with open(f"/proc/{p}/task/{p}/children") as f:
-                stack += [int(c) for c in f.read().split()]
-        except (OSError, ValueError):
-            continue
-    return total
-
-
-class TreeMemory:
-    def __init__(self) -> None:
-        self.peak_kb, self._stop = 0, threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
-            self._stop.wait(0.05)
-
-    def __enter__(self) -> "TreeMemory":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
-
-
-def _cpu() -> float:
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+from _measure import TreeMemory, cpu_seconds  # noqa: E402
 
 
 def baseline(seconds: float, fmt_name: str) -> float:
@@ -88,10 +51,10 @@ def main() -> None:
 
     out = Path(tempfile.mkdtemp(prefix="mf-bench-"))
     base = baseline(args.seconds, args.format)
-    cpu0, t0 = _cpu(), time.perf_counter()
+    cpu0, t0 = cpu_seconds(), time.perf_counter()
     with TreeMemory() as mem:
         result = mf.make_film(args.theme, format=args.format, seconds=args.seconds, output=out)
-    wall, cpu = time.perf_counter() - t0, _cpu() - cpu0
+    wall, cpu = time.perf_counter() - t0, cpu_seconds() - cpu0
     self_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
