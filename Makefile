@@ -25,9 +25,11 @@ demo: setup
 test: setup
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
-# MoviePy (the bench extra) after setup, so torch is the CPU build already there when pip resolves it.
+# MoviePy (the bench extra, then moviepy without its pillow pin) after setup, so torch is the CPU build
+# already there when pip resolves it.
 bench: setup
 	$(BIN)/python -m pip install -q -e '.[bench]'
+	$(BIN)/python -m pip install -q --no-deps 'moviepy>=2,<3'
 	$(BIN)/python benchmarks/make_default.py
 	$(BIN)/python benchmarks/assembly.py
 

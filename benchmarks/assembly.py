@@ -15,20 +15,19 @@ timings (karaoke captions at the format's style) and the .ass is write_subtitles
 (a) ours: `moviefactory.media.assemble.assemble(timeline, fmt, run_dir, ffmpeg, ass, out)`: the picture
     (shot players spliced into libx264, crossfades mixed, captions burned in with libass) beside the
     sound (three stems, ducking, two-pass loudnorm, AAC, measured after the codec), then the mux.
-(b) moviepy: the same composite in MoviePy 2.x the way MoneyPrinterTurbo's app/services/video.py does
-    it: a VideoFileClip per shot (MoviePy cannot read stills, so every shot is first encoded to an
-    .mp4 the way the GPU renderers write them -- timed apart and reported as "moviepy prep", not in
-    its row), CrossFadeIn on the shots that cross-fade, the shots placed at their cut-list starts in
-    one CompositeVideoClip (what concatenate_videoclips(method="compose") builds, which takes a
-    single padding for every join, where this cut mixes cuts and crossfades), one TextClip per
-    caption cue (the cue's wrapped text in the package's Noto CJK font, white with the format's
-    outline, at the format's caption height; no karaoke colouring), CompositeAudioClip of the
-    narration lines at their starts, the music bed (MultiplyVolume at the timeline's music gain,
-    AudioFadeOut(3), AudioLoop to the film's length) and the effects at their starts, then one
-    write_videofile(codec="libx264", audio_codec="aac", preset/crf/fps/audio bitrate and rate as the
-    format's, threads=2). That is kinder to MoviePy than MoneyPrinterTurbo itself, which encodes
-    every clip, then re-encodes their concatenation, then encodes the final composite: MoviePy
-    makes one encode here, and no loudness normalisation or ducking.
+(b) moviepy: the same film in MoviePy 2.x the way MoneyPrinterTurbo's app/services/video.py makes it
+    (combine_videos, then generate_video): every shot written through MoviePy to a temp .mp4 (the shot
+    cut to the frames it shows alone, CrossFadeIn where it cross-fades: MPT's per-clip fade_in), the
+    temp clips concatenated and re-encoded by ffmpeg, then that composed with one TextClip per caption
+    cue (the cue's wrapped text in the package's Noto CJK font, white with the format's outline, at the
+    format's caption height; no karaoke colouring) and CompositeAudioClip of the narration lines at
+    their starts, the music bed (MultiplyVolume at the timeline's music gain, AudioFadeOut(3),
+    AudioLoop to the film's length) and the effects at their starts, in one write_videofile (libx264,
+    aac, the format's preset/crf/fps/audio bitrate and rate, threads=2): three encodes, and no loudness
+    normalisation or ducking. MoviePy cannot read our stills, so every shot is first encoded to an .mp4
+    the way the GPU renderers write theirs, standing in for the stock footage MPT downloads: timed
+    apart ("moviepy prep"), not in its row. A second row, kinder to MoviePy than MPT is, places the
+    shots in one CompositeVideoClip and encodes once.
 (c) floor: the film's pictures as ours feeds them to its encoder, and nothing else: each shot's player
     (media.sources.FrameStream, the process ours plays it with; the next one started while one
     plays, as ours does) spliced in cut order into one libx264 ffmpeg reading raw yuv420p on stdin,
@@ -278,10 +277,41 @@ def moviepy_version() -> str | None:
 
 
 def run_moviepy(fx: Fixture, ffmpeg: str, work: Path) -> None:
-    from moviepy import (AudioFileClip, CompositeAudioClip, CompositeVideoClip, TextClip, VideoFileClip, afx,
-                         vfx)
+    """MoneyPrinterTurbo's three steps (app/services/video.py): combine_videos writes every clip through
+    MoviePy to a temp .mp4 (its transition applied per clip), then concatenates the temp clips with
+    ffmpeg, re-encoding them; generate_video composes that with the captions and the sound in MoviePy
+    and writes the film."""
+    from moviepy import VideoFileClip, vfx
 
-    tl, fmt, out = fx.timeline, fx.fmt, work / "moviepy.mp4"
+    tl, fmt = fx.timeline, fx.fmt
+    fps, enc = float(tl.fps), fmt.encoder
+    temp = []
+    for k, (clip, share, path) in enumerate(zip(tl.video, floor_shares(tl), fx.shot_mp4s())):
+        shot = VideoFileClip(str(path), audio=False)
+        try:
+            part = shot.subclipped(0, float(share / tl.fps))
+            if clip.transition == "crossfade" and clip.overlap_frames:  # MPT's fade_in transition
+                part = part.with_effects([vfx.CrossFadeIn(float(clip.overlap_frames / tl.fps))])
+            temp.append(work / f"temp-clip-{k}.mp4")
+            part.write_videofile(str(temp[-1]), fps=fps, codec=enc.video_codec, preset=enc.preset, audio=False,
+                                 threads=2, ffmpeg_params=["-crf", str(enc.crf)], logger=None)
+        finally:
+            shot.close()
+    listing = work / "concat.txt"
+    listing.write_text("".join(f"file '{p}'\n" for p in temp), encoding="utf-8")
+    combined = work / "combined.mp4"
+    run_ffmpeg(ffmpeg, ["-f", "concat", "-safe", "0", "-i", str(listing), "-c:v", enc.video_codec, "-preset",
+                        enc.preset, "-crf", str(enc.crf), "-threads", "2", "-pix_fmt", "yuv420p", "-t",
+                        f"{float(tl.duration):.3f}", str(combined)], stage="bench")
+    compose_moviepy(fx, [combined], work / "moviepy.mp4", placed=False)
+
+
+def compose_moviepy(fx: Fixture, videos: list[Path], out: Path, *, placed: bool) -> None:
+    """generate_video: the picture (one combined file, or with `placed` every shot at its start with
+    CrossFadeIn where it cross-fades), a TextClip per caption cue, the sound composed, one write."""
+    from moviepy import AudioFileClip, CompositeAudioClip, CompositeVideoClip, TextClip, VideoFileClip, afx, vfx
+
+    tl, fmt = fx.timeline, fx.fmt
     fps, duration = tl.fps, float(tl.duration)
     opened = []  # every clip with a reader, closed at the end (their ffmpeg processes are waited for)
 
@@ -290,12 +320,15 @@ def run_moviepy(fx: Fixture, ffmpeg: str, work: Path) -> None:
         return clip
 
     shots = []
-    for clip, path in zip(tl.video, fx.shot_mp4s()):
-        shot = keep(VideoFileClip(str(path), audio=False)).with_duration(float(clip.frames / fps))
-        shot = shot.with_start(float(clip.start))
-        if clip.transition == "crossfade" and clip.overlap_frames:
-            shot = shot.with_effects([vfx.CrossFadeIn(float(clip.overlap_frames / fps))])
-        shots.append(shot)
+    if placed:
+        for clip, path in zip(tl.video, videos):
+            shot = keep(VideoFileClip(str(path), audio=False)).with_duration(float(clip.frames / fps))
+            shot = shot.with_start(float(clip.start))
+            if clip.transition == "crossfade" and clip.overlap_frames:
+                shot = shot.with_effects([vfx.CrossFadeIn(float(clip.overlap_frames / fps))])
+            shots.append(shot)
+    else:
+        shots.append(keep(VideoFileClip(str(videos[0]), audio=False)))
 
     cap = fmt.caption
     texts = []
@@ -335,6 +368,11 @@ def run_moviepy(fx: Fixture, ffmpeg: str, work: Path) -> None:
         gc.collect()
 
 
+def run_moviepy_once(fx: Fixture, ffmpeg: str, work: Path) -> None:
+    """Kinder to MoviePy than MoneyPrinterTurbo: the shots placed in one composite, one encode."""
+    compose_moviepy(fx, fx.shot_mp4s(), work / "moviepy-once.mp4", placed=True)
+
+
 # --- ours in parts (--breakdown) ------------------------------------------------------------------
 
 def ours_picture(fx: Fixture, ffmpeg: str, out: Path, captions: bool) -> None:
@@ -361,7 +399,7 @@ def part_picture(fx: Fixture, ffmpeg: str, work: Path) -> None:
 
 def part_sound(fx: Fixture, ffmpeg: str, work: Path) -> str:
     stats = encode_sound(fx.timeline, fx.fmt, fx.root, ffmpeg, work / "sound.mp4")
-    fixed = f", {stats['peak_gain_db']:+.1f} dB" if stats.get("peak_gain_db") else ""
+    fixed = f", {stats.get('normalization', '')} {stats['gain_db']:+.1f} dB" if stats.get("gain_db") else ""
     return f"{ENCODES[0]} AAC encodes, {stats.get('output_i', float('nan')):.1f} LUFS{fixed}"
 
 
@@ -372,7 +410,8 @@ def part_mux(fx: Fixture, ffmpeg: str, work: Path) -> None:
 
 ENCODES = [0]  # AAC encodes the sound part made (counted by wrapping assemble's run_ffmpeg)
 
-RUNS = {"floor": run_floor, "ours": run_ours, "moviepy": run_moviepy, "moviepy-prep": prep_moviepy,
+RUNS = {"floor": run_floor, "ours": run_ours, "moviepy": run_moviepy, "moviepy-once": run_moviepy_once,
+        "moviepy-prep": prep_moviepy,
         "picture-bare": part_picture_bare, "picture": part_picture, "sound": part_sound, "mux": part_mux}
 PARTS = (("  picture, no captions", "picture-bare"), ("  picture + captions", "picture"), ("  sound", "sound"),
          ("  mux", "mux"))
@@ -470,7 +509,7 @@ def main() -> None:
     fmt, ffmpeg = load_format("vertical", draft=args.draft), ffmpeg_binary()
     mp_version = None if args.no_moviepy else moviepy_version()
     if mp_version is None and not args.no_moviepy:
-        print("moviepy is not installed: skipping (b); install it with: pip install -e '.[bench]'  (or: make bench)")
+        print("moviepy is not installed: skipping (b); install it with: make bench (pip install -e '.[bench]' && pip install --no-deps 'moviepy>=2,<3')")
     root = Path(tempfile.mkdtemp(prefix="mf-assembly-"))
     try:
         t0 = time.perf_counter()
@@ -497,9 +536,11 @@ def main() -> None:
         outputs = {"floor": work / "floor.mp4", "ours": work / "ours.mp4"}
         if mp_version is not None:
             prep = run_child("moviepy-prep", fixture, work)[0]
-            rows += [(f"moviepy {mp_version}", run_child("moviepy", fixture, work)[0]),
-                     ("  (moviepy prep: stills -> .mp4)", prep)]
+            rows += [(f"moviepy {mp_version}, as MoneyPrinterTurbo", run_child("moviepy", fixture, work)[0]),
+                     ("  (moviepy in one composite, one encode)", run_child("moviepy-once", fixture, work)[0]),
+                     ("  (moviepy prep: stills -> .mp4, as footage)", prep)]
             outputs["moviepy"] = work / "moviepy.mp4"
+            outputs["moviepy-once"] = work / "moviepy-once.mp4"
         if args.breakdown:
             rows.append(("ours, in parts:", None))
             for label, name in PARTS:

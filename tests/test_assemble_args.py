@@ -8,7 +8,7 @@ import pytest
 
 from moviefactory.config import load_format
 from moviefactory.errors import AssemblyError
-from moviefactory.media.assemble import audio_args, encoder_args, mix_args, mux_args, normalise_args
+from moviefactory.media.assemble import audio_args, encoder_args, mix_args, mux_args
 from moviefactory.media.picture import Step, picture_plan
 from moviefactory.timeline.model import AudioClip, Cue, Timeline, VideoClip
 
@@ -56,15 +56,14 @@ def test_audio_is_mixed_once_normalised_once_and_cut_to_picture():
     assert "amix=dropout_transition=0:duration=first:inputs=3:normalize=0" in graph
     assert "anullsrc=r=48000:cl=stereo" in args and args[args.index("-t") + 1] == "5.500000"  # a second past the end
     assert args[args.index("-acodec") + 1] == "pcm_f32le" and "loudnorm" not in graph
-    stats = {"input_i": "-30.1", "input_tp": "-9.0", "input_lra": "3.0", "input_thresh": "-40.2",
-             "target_offset": "0.4"}
-    args = normalise_args(Path("/tmp/mix.wav"), fmt, stats, Fraction(108, 24), Path("/tmp/normal.wav"))
+    args = audio_args(Path("/tmp/mix.wav"), fmt, Path("/tmp/sound.mp4"), 8.5, limit_db=-2.0,
+                      duration=Fraction(108, 24))
     graph = args[args.index("-filter_complex") + 1]
-    assert "linear=true" in graph and "measured_I=-30.1" in graph and "I=-23.0" in graph
-    assert graph.index("loudnorm") < graph.index("aresample=48000") < graph.index("atrim=end=4.500000")
-    args = audio_args(Path("/tmp/normal.wav"), fmt, Path("/tmp/sound.mp4"), gain_db=-0.7)
-    assert "volume=-0.70dB" in args[args.index("-filter_complex") + 1]  # a true-peak correction is a gain
+    # the gain to the target, the limiter holding the peaks under the ceiling, then the cut to the picture
+    assert graph.index("volume=8.50dB") < graph.index("alimiter=") < graph.index("atrim=end=4.500000")
+    assert "level=0" in graph and "limit=0.79433" in graph  # -2 dBFS; the limiter does not renormalise
     assert args[args.index("-acodec") + 1] == "aac" and args[args.index("-b:a") + 1] == "192k"
+    assert "alimiter" not in " ".join(audio_args(Path("/tmp/mix.wav"), fmt, Path("/tmp/s.mp4"), -0.7))
 
 
 def test_captions_are_burned_with_the_bundled_font_dir(tmp_path):

@@ -1,9 +1,9 @@
 """Timeline -> the encoded film. The only place the final encode is built.
 
-- Sound: the three stems (narration, music ducked under it, effects) mixed in one ffmpeg graph,
-  measured (loudnorm's first pass), then normalised in linear mode and encoded to AAC. The encoded
-  sound is measured again (true peak after the codec, which overshoots): if it is over the format's
-  ceiling it is encoded again, that much quieter. Runs beside the picture.
+- Sound: the three stems (narration, music ducked under it, effects) mixed once in one ffmpeg graph
+  and measured (EBU R128); the gain to the format's loudness target applied (a limiter holding the
+  peaks where the gain alone would pass the ceiling); encoded to AAC and measured again, after the
+  codec (which overshoots), and encoded again while it is over the ceiling. Runs beside the picture.
 - Picture: every shot played straight into libx264 (picture.py), captions burned in with libass.
 - The two are put together without re-encoding (`-c copy`), `moov` first so it plays while it
   downloads. Audio and picture are each cut to the film's exact length on their own, so the same
@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 import subprocess
 import tempfile
@@ -31,7 +30,7 @@ from .ffmpeg import run_ffmpeg
 from .files import atomic_path
 from .picture import play_picture
 
-# loudnorm's true-peak limiter aims this far under the format's ceiling, leaving room for the AAC
+# Peaks are kept this far under the format's ceiling before the codec, leaving room for the AAC
 # encoder's own overshoot; what overshoots anyway is caught by measuring the encoded sound.
 CODEC_HEADROOM_DB = 0.5
 PEAK_MARGIN_DB = 0.5  # a correction aims this far under the ceiling: the codec's overshoot moves by ~0.5 dB
@@ -123,34 +122,7 @@ def mix_args(timeline: Timeline, run_dir: Path, fmt: Format, out: Path) -> list[
     return audio_graph(timeline, run_dir, fmt).output(str(out), f="wav", acodec="pcm_f32le").get_args()
 
 
-def measure_loudness(mix: Path, fmt: Format, ffmpeg: str) -> dict | None:
-    """loudnorm's first pass over the mix; None when it is silent."""
-    graph = ffx.input(str(mix)).audio.filter("loudnorm", I=fmt.loudness_lufs, TP=_limit(fmt), LRA=11,
-                                             print_format="json")
-    stats = _loudnorm_json(run_ffmpeg(ffmpeg, graph.output("-", f="null").get_args(), stage="assemble"))
-    return None if stats.get("input_i") in ("-inf", "inf") else stats
-
-
-def normalise_args(mix: Path, fmt: Format, loudness: dict | None, duration: Fraction, out: Path) -> list[str]:
-    """loudnorm's second pass over the mix (linear where a plain gain fits under the ceiling), back at
-    the film's rate and cut to the picture's length, into a float WAV (pure)."""
-    audio = ffx.input(str(mix)).audio
-    if loudness:
-        audio = audio.filter(
-            "loudnorm", I=fmt.loudness_lufs, TP=_limit(fmt), LRA=11, measured_I=loudness["input_i"],
-            measured_TP=loudness["input_tp"], measured_LRA=loudness["input_lra"],
-            measured_thresh=loudness["input_thresh"], offset=loudness["target_offset"], linear="true",
-            print_format="json")
-    # loudnorm works at 192 kHz internally: back to the film's rate, then cut to the picture's length
-    audio = audio.filter("aresample", fmt.encoder.sample_rate).filter("atrim", end=_sec(duration)) \
-        .filter("asetpts", "PTS-STARTPTS")
-    return audio.output(str(out), f="wav", acodec="pcm_f32le").get_args()
-
-
-def audio_args(sound: Path, fmt: Format, out: Path, gain_db: float = 0.0, *, limit_db: float | None = None,
-               duration: Fraction | None = None) -> list[str]:
-    """`sound`, `gain_db` louder or quieter (its peaks held under `limit_db` dBFS by a limiter, when
-    given), cut to `duration`, encoded (pure)."""
+def _chain(sound: Path, gain_db: float, limit_db: float | None, duration: Fraction | None):
     audio = ffx.input(str(sound)).audio
     if gain_db:
         audio = audio.filter("volume", f"{gain_db:.2f}dB")
@@ -158,27 +130,36 @@ def audio_args(sound: Path, fmt: Format, out: Path, gain_db: float = 0.0, *, lim
         audio = audio.filter("alimiter", limit=f"{10 ** (limit_db / 20):.5f}", attack=1, release=60, level=0)
     if duration is not None:
         audio = audio.filter("atrim", end=_sec(duration)).filter("asetpts", "PTS-STARTPTS")
+    return audio
+
+
+def audio_args(sound: Path, fmt: Format, out: Path, gain_db: float = 0.0, *, limit_db: float | None = None,
+               duration: Fraction | None = None) -> list[str]:
+    """`sound`, `gain_db` louder or quieter (its peaks held under `limit_db` dBFS by a limiter, when
+    given), cut to `duration`, encoded (pure)."""
     enc = fmt.encoder
-    return ffx.output(audio, str(out), f="mp4", acodec=enc.audio_codec, ar=enc.sample_rate, ac=2,
-                      **{"b:a": enc.audio_bitrate}).get_args()
-
-
-def _loudnorm_json(stderr: str) -> dict:
-    found = re.findall(r"\{[^{}]*\}", stderr)
-    if not found:
-        raise AssemblyError("loudnorm printed no measurement", stage="assemble", stderr=stderr)
-    return json.loads(found[-1])
+    return ffx.output(_chain(sound, gain_db, limit_db, duration), str(out), f="mp4", acodec=enc.audio_codec,
+                      ar=enc.sample_rate, ac=2, **{"b:a": enc.audio_bitrate}).get_args()
 
 
 def measure_sound(path: Path, ffmpeg: str) -> dict[str, float]:
     """Integrated loudness and true peak of a file's sound, after decoding (what a viewer hears)."""
-    stderr = run_ffmpeg(ffmpeg, ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null", "-"],
-                        stage="assemble")
+    return _r128(run_ffmpeg(ffmpeg, ["-i", str(path), "-map", "0:a:0", "-af", "ebur128=peak=true", "-f", "null",
+                                     "-"], stage="assemble"), path.name)
+
+
+def measure_chain(sound: Path, ffmpeg: str, gain_db: float, limit_db: float | None, duration: Fraction) -> dict:
+    """The same, of `sound` through a gain and a limiter, before any codec: cheap, for finding the gain."""
+    graph = _chain(sound, gain_db, limit_db, duration).filter("ebur128", peak="true")
+    return _r128(run_ffmpeg(ffmpeg, graph.output("-", f="null").get_args(), stage="assemble"), sound.name)
+
+
+def _r128(stderr: str, name: str) -> dict[str, float]:
     summary = stderr[stderr.rfind("Summary:"):]
     found = {key: re.search(pattern, summary) for key, pattern in
              (("i", r"I:\s+(-?[\d.]+|-inf) LUFS"), ("tp", r"Peak:\s+(-?[\d.]+|-inf) dBFS"))}
     if not all(found.values()):
-        raise AssemblyError(f"could not measure the loudness of {path.name}", stage="assemble", stderr=stderr)
+        raise AssemblyError(f"could not measure the loudness of {name}", stage="assemble", stderr=stderr)
     return {key: float(m.group(1)) for key, m in found.items()}
 
 
@@ -186,30 +167,30 @@ def encode_sound(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ou
     """The film's sound, encoded, measured after the codec: its true peak at or under the format's
     ceiling, its loudness as near the target as that allows.
 
-    The stems are mixed once. Where a plain gain reaches the target under the ceiling, loudnorm's
-    linear second pass makes it. Where it cannot (speech peaks high above its loudness, as synthetic
-    voices' do), the gain is applied anyway and a limiter holds the peaks: loudnorm would compress
-    instead, and leave a short film a dB or more quiet. Either way the encoded sound is measured and
-    encoded again while it is over the ceiling (the codec overshoots) or under the target with room."""
-    scratch = out.parent
-    mix, normal = scratch / "mix.wav", scratch / "normal.wav"
+    The stems are mixed once and measured (EBU R128). The gain that reaches the target is applied; where
+    the peaks would then pass the ceiling (speech peaks high above its loudness, as synthetic voices'
+    do), a limiter holds them, and the gain that still reaches the target with it is found on the
+    mix, before any codec. The encoded sound is measured, and encoded again while it is over the
+    ceiling (the codec overshoots) or, linear, under the target with room under it."""
+    mix = out.parent / "mix.wav"
     run_ffmpeg(ffmpeg, mix_args(timeline, run_dir, fmt, mix), stage="assemble")
-    loudness = measure_loudness(mix, fmt, ffmpeg) if timeline.audio else None
-    if not loudness:  # silence: nothing to measure or correct
+    measured = measure_chain(mix, ffmpeg, 0.0, None, timeline.duration) if timeline.audio else None
+    if not measured or measured["i"] <= -69:  # silence (under R128's -70 LUFS gate): nothing to correct
         run_ffmpeg(ffmpeg, audio_args(mix, fmt, out, duration=timeline.duration), stage="assemble")
-        return {"peak_gain_db": 0.0}
+        return {"gain_db": 0.0}
     ceiling, target = fmt.true_peak_db, fmt.loudness_lufs
-    gain = target - float(loudness["input_i"])
-    linear = float(loudness["input_tp"]) + gain <= _limit(fmt)
-    if linear:
-        run_ffmpeg(ffmpeg, normalise_args(mix, fmt, loudness, timeline.duration, normal), stage="assemble")
-        source, gain, limit = normal, 0.0, None
-    else:
-        source, limit = mix, ceiling - CODEC_HEADROOM_DB - PEAK_MARGIN_DB
+    gain = target - measured["i"]
+    limit = None if measured["tp"] + gain <= _limit(fmt) else ceiling - CODEC_HEADROOM_DB - PEAK_MARGIN_DB
+    if limit is not None:  # the limiter eats some of the gain: find the gain that still reaches the target
+        for _ in range(MAX_FIXES):
+            limited = measure_chain(mix, ffmpeg, gain, limit, timeline.duration)
+            if limited["i"] >= target - LOUDNESS_SLACK / 2:
+                break
+            gain += target - limited["i"]
     kept: tuple[float, dict, Path] | None = None  # the encode nearest the target that is under the ceiling
     for attempt in range(MAX_FIXES + 1):
-        take = scratch / f"sound-{attempt}.mp4"
-        run_ffmpeg(ffmpeg, audio_args(source, fmt, take, gain, limit_db=limit, duration=timeline.duration),
+        take = out.parent / f"sound-{attempt}.mp4"
+        run_ffmpeg(ffmpeg, audio_args(mix, fmt, take, gain, limit_db=limit, duration=timeline.duration),
                    stage="assemble")
         stats = measure_sound(take, ffmpeg)
         if stats["tp"] <= ceiling and (kept is None or abs(stats["i"] - target) < abs(kept[1]["i"] - target)):
@@ -220,8 +201,8 @@ def encode_sound(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ou
                 gain -= over + PEAK_MARGIN_DB
             else:
                 limit -= over + PEAK_MARGIN_DB
-        elif stats["i"] < target - LOUDNESS_SLACK and (limit is not None or -over > PEAK_MARGIN_DB):
-            gain += target - stats["i"] if limit is not None else min(target - stats["i"], -over - PEAK_MARGIN_DB)
+        elif limit is None and stats["i"] < target - LOUDNESS_SLACK and -over > PEAK_MARGIN_DB:
+            gain += min(target - stats["i"], -over - PEAK_MARGIN_DB)
         else:
             break
     if kept is None:
@@ -229,9 +210,9 @@ def encode_sound(timeline: Timeline, fmt: Format, run_dir: Path, ffmpeg: str, ou
                             f"{ceiling:.1f}) after {MAX_FIXES} corrections", stage="assemble")
     gain, stats, take = kept
     take.replace(out)
-    return {**{k: loudness[k] for k in ("input_i", "input_tp", "target_offset")},
-            "normalization": "linear" if linear else "limited", "output_i": stats["i"], "output_tp": stats["tp"],
-            "gain_db": round(gain, 2), **({"limit_db": round(limit, 2)} if limit is not None else {})}
+    return {"input_i": measured["i"], "input_tp": measured["tp"], "normalization": "limited" if limit else "linear",
+            "output_i": stats["i"], "output_tp": stats["tp"], "gain_db": round(gain, 2),
+            **({"limit_db": round(limit, 2)} if limit is not None else {})}
 
 
 def encoder_args(timeline: Timeline, fmt: Format, ass: Path | None, out: Path) -> list[str]:
