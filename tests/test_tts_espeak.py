@@ -163,3 +163,21 @@ def test_bad_voice(tts, tmp_path, voice_id):
 def test_empty_text(tts, tmp_path, text):
     with pytest.raises(SpeechError):
         tts.speak(text, Voice(id="en-us"), "en", tmp_path / "empty.wav")
+
+
+def test_the_engine_lives_in_its_own_process_and_comes_back_when_killed(tts, tmp_path):
+    """A fork of a process with threads can hang on a lock another thread held, so the film's process
+    never forks: the engine's host does, and it has one thread. A host that died is started again."""
+    import os
+    import signal
+
+    from moviefactory.audio import espeak
+
+    first = tts.speak(LINE, Voice(id="en-us+m3"), "en", tmp_path / "a.wav")
+    host = espeak._ENGINE._proc
+    assert host.pid != os.getpid() and host.poll() is None
+    os.kill(host.pid, signal.SIGKILL)
+    host.wait()
+    again = tts.speak(LINE, Voice(id="en-us+m3"), "en", tmp_path / "b.wav")
+    assert espeak._ENGINE._proc.pid != host.pid
+    assert read_wav(again.path)[0].tobytes() == read_wav(first.path)[0].tobytes() and again.words == first.words

@@ -1,8 +1,9 @@
 """The `espeak` TTS backend: libespeak-ng through ctypes, from the `espeakng-loader` wheel.
 
-The library is one global, non-thread-safe engine per process, so every call goes through
-`_LOCK` and the engine is initialised once, lazily. Synthesis is synchronous: espeak hands
-us PCM blocks and events through a callback during `espeak_Synth`.
+The library is one global, non-thread-safe engine, and it remembers the lines it spoke. So it lives in
+a host process of its own (espeak_host.py, started lazily, one per process, every call through
+`_LOCK`) that speaks each line in a fork of itself: the same line is the same samples whatever was
+spoken before it.
 
 Word timings come from espeakEVENT_WORD events (`text_position` is 1-based and counts
 characters, not bytes). For Chinese, espeak emits one event per dictionary word, at its first
@@ -11,14 +12,15 @@ next one. Numbers get several events ("1990" -> two); those merge into one word.
 """
 from __future__ import annotations
 
-import ctypes
-import os
-import pickle
+import atexit
+import contextlib
 import re
+import subprocess
+import sys
+import tempfile
 import threading
 import unicodedata
 import wave
-import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,15 +28,8 @@ import numpy as np
 
 from ..errors import MissingDependencyError, SpeechError
 from ..screenplay import Voice
+from . import espeak_host
 from .base import Speech, WordTiming, register_tts
-
-# speak_lib.h constants
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INITIALIZE_DONT_EXIT = 0x8000
-_POS_CHARACTER = 1
-_CHARS_UTF8 = 1
-_EVENT_LIST_TERMINATED, _EVENT_WORD = 0, 1
-_RATE, _PITCH = 1, 3
 
 NORMAL_WPM = 175
 _MIN_WPM, _MAX_WPM = 80, 450
@@ -46,126 +41,68 @@ _ALIASES = {"zh": "cmn", "zh-cn": "cmn", "en-US": "en-us"}
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"  # kana + ideographs
 _SEPARATORS = "\\s—–…\u3000-\u303f！（），：；？"
 _TOKEN = re.compile(f"[{_CJK}]|[^{_SEPARATORS}{_CJK}]+")  # one CJK character, or a run between separators
+_LOCK = threading.Lock()  # one request at a time to the host
+_ENGINE: _Host | None = None
 
 
-class _EventId(ctypes.Union):
-    _fields_ = [("number", ctypes.c_int), ("name", ctypes.c_char_p), ("string", ctypes.c_char * 8)]
-
-
-class _Event(ctypes.Structure):
-    _fields_ = [
-        ("type", ctypes.c_int),
-        ("unique_identifier", ctypes.c_uint),
-        ("text_position", ctypes.c_int),  # 1-based, in characters
-        ("length", ctypes.c_int),
-        ("audio_position", ctypes.c_int),  # ms from the start of the message
-        ("sample", ctypes.c_int),
-        ("user_data", ctypes.c_void_p),
-        ("id", _EventId),
-    ]
-
-
-_CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(_Event))
-_LOCK = threading.Lock()
-_ENGINE: _Engine | None = None
-
-
-class _Engine:
-    """The initialised library plus the buffers of the call in progress (only touched under _LOCK)."""
+class _Host:
+    """The engine's own process (espeak_host.py): it speaks every line in a fresh fork of itself."""
 
     def __init__(self) -> None:
         try:
-            import espeakng_loader
+            import espeakng_loader  # noqa: F401 - checked here, so the error is ours, not the host's
         except ImportError as e:
             raise MissingDependencyError("the espeak TTS needs espeak-ng: pip install espeakng-loader") from e
-        self.data_path = Path(espeakng_loader.get_data_path())
-        lib = self.lib = ctypes.CDLL(espeakng_loader.get_library_path())
-        lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-        lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
-        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
-        lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-        lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-        lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                     ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-        lib.espeak_Info.restype = ctypes.c_char_p
-        lib.espeak_Info.argtypes = [ctypes.c_void_p]
-        self.rate = lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, str(self.data_path).encode(),
-                                          _INITIALIZE_DONT_EXIT)
-        if self.rate <= 0:
-            raise SpeechError(f"espeak-ng failed to initialise with data at {self.data_path}")
-        self.version = lib.espeak_Info(None).decode()
-        self.blocks: list[bytes] = []
-        self.words: list[tuple[int, float]] = []  # (0-based character index, seconds)
-        self._callback = _CALLBACK(self._on_synth)  # keep a reference: espeak holds the pointer
-        lib.espeak_SetSynthCallback(self._callback)
+        self._stderr = tempfile.TemporaryFile()
+        self._proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("espeak_host.py"))],
+                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._stderr)
+        kind, *ready = self._reply()
+        if kind != "ready":
+            raise SpeechError(f"espeak-ng failed to start: {ready[0]}")
+        self.rate, self.version, data_path = ready
+        self.data_path = Path(data_path)
 
-    def _on_synth(self, wav, n: int, events) -> int:
-        if n > 0 and wav:
-            self.blocks.append(ctypes.string_at(wav, n * 2))
-        i = 0
-        while events and events[i].type != _EVENT_LIST_TERMINATED:
-            if events[i].type == _EVENT_WORD:
-                self.words.append((events[i].text_position - 1, events[i].audio_position / 1000.0))
-            i += 1
-        return 0
+    def alive(self) -> bool:
+        return self._proc.poll() is None
+
+    def _reply(self) -> tuple:
+        reply = espeak_host.receive(self._proc.stdout)
+        if reply is None:
+            self._proc.wait()
+            self._stderr.seek(0)
+            said = self._stderr.read().decode(errors="replace").strip().splitlines()
+            raise SpeechError(f"espeak-ng's process ended (exit {self._proc.returncode})"
+                              + (f": {said[-1]}" if said else ""))
+        return reply
 
     def synth(self, text: str, voice_name: str, wpm: int, pitch: int) -> tuple[np.ndarray, list[tuple[int, float]]]:
-        """Speak one line from the engine's freshly initialised state.
+        try:
+            espeak_host.send(self._proc.stdin, ("speak", text, voice_name, wpm, pitch))
+        except OSError:
+            pass  # the host has gone: _reply says how
+        kind, *result = self._reply()
+        if kind != "ok":
+            raise SpeechError(result[0])
+        pcm, words = result
+        return np.frombuffer(pcm, dtype="<i2").copy(), words
 
-        espeak keeps state from one utterance to the next in static variables that re-initialising does
-        not reset (a line spoken second sounds a little different, and is ~10 ms longer or shorter, than
-        the same line spoken first). So each line is spoken in a forked child of the process that only
-        ever initialised the engine: a line's samples depend on the line alone, and a resumed run's
-        re-spoken line is the line of a fresh run."""
-        if not hasattr(os, "fork"):  # pragma: no cover - not Linux/macOS: history-dependent, still correct
-            return self._synth_here(text, voice_name, wpm, pitch)
-        read_end, write_end = os.pipe()
-        pid = os.fork()
-        if pid == 0:  # the child: speak, send the result back, leave without running any cleanup
-            code = 0
-            try:
-                os.close(read_end)
-                result = pickle.dumps(self._synth_here(text, voice_name, wpm, pitch))
-            except BaseException as exc:  # noqa: BLE001 - the parent raises it
-                result, code = pickle.dumps(SpeechError(str(exc))), 1
-            with os.fdopen(write_end, "wb") as pipe:
-                pipe.write(result)
-            os._exit(code)
-        os.close(write_end)
-        with os.fdopen(read_end, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
-        if not payload:
-            raise SpeechError(f"espeak stopped while speaking {text[:60]!r} (status {status})")
-        result = pickle.loads(payload)
-        if isinstance(result, Exception):
-            raise result
-        return result
-
-    def _synth_here(self, text: str, voice_name: str, wpm: int, pitch: int):
-        if self.lib.espeak_SetVoiceByName(voice_name.encode()) != 0:
-            raise SpeechError(f"espeak has no voice {voice_name!r}")
-        self.lib.espeak_SetParameter(_RATE, wpm, 0)
-        self.lib.espeak_SetParameter(_PITCH, pitch, 0)
-        self.blocks, self.words = [], []
-        data = text.encode("utf-8")
-        # espeak seeds the noise of breathy voices (f3, ...) from the clock when it starts: seed it from the
-        # line instead, so the same line is the same samples in every run ("same seed, same film").
-        self.lib.espeak_ng_SetRandSeed(zlib.crc32(data + voice_name.encode()))
-        buf = ctypes.create_string_buffer(data)  # NUL-terminated
-        err = self.lib.espeak_Synth(buf, len(data) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
-        self.lib.espeak_Synchronize()
-        if err != 0:
-            raise SpeechError(f"espeak_Synth failed with error {err} for voice {voice_name!r}")
-        pcm = np.frombuffer(b"".join(self.blocks), dtype="<i2").copy()
-        return pcm, self.words
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._proc.stdin.close()  # EOF: the host ends
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self._proc.wait(timeout=5)
+        if self._proc.poll() is None:
+            self._proc.kill()
+            self._proc.wait()
+        self._stderr.close()
 
 
-def _engine() -> _Engine:
-    """The process-wide engine; call only while holding _LOCK."""
+def _engine() -> _Host:
+    """The process-wide engine host, (re)started when needed; call only while holding _LOCK."""
     global _ENGINE
-    if _ENGINE is None:
-        _ENGINE = _Engine()
+    if _ENGINE is None or not _ENGINE.alive():
+        _ENGINE = _Host()
+        atexit.register(_ENGINE.close)
     return _ENGINE
 
 

@@ -26,7 +26,7 @@ from ..config import Format
 from ..errors import AssemblyError, ToolError
 from ..resources import cjk_font
 from ..timeline.model import AudioClip, Timeline
-from .ffmpeg import run_ffmpeg
+from .ffmpeg import X264_REPEATABLE, run_ffmpeg
 from .files import atomic_path
 from .picture import play_picture
 
@@ -223,8 +223,9 @@ def encoder_args(timeline: Timeline, fmt: Format, ass: Path | None, out: Path) -
     if ass is not None and timeline.cues:
         picture = picture.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
     enc = fmt.encoder
+    repeatable = {"x264-params": X264_REPEATABLE} if enc.video_codec == "libx264" else {}
     return ffx.output(picture, str(out), f="mp4", vcodec=enc.video_codec, preset=enc.preset, crf=enc.crf,
-                      pix_fmt=enc.pix_fmt, r=rate, an=None, **{"frames:v": timeline.frames}).get_args()
+                      pix_fmt=enc.pix_fmt, r=rate, an=None, **{"frames:v": timeline.frames}, **repeatable).get_args()
 
 
 def mux_args(video: Path, sound: Path | None, out: Path, title: str) -> list[str]:

@@ -17,7 +17,7 @@ import numpy as np
 from ..errors import InputError, ToolError
 from .camera import is_still, read_still
 from .clip import Clip
-from .ffmpeg import ffmpeg_binary
+from .ffmpeg import ffmpeg_binary, x264_args
 from .files import atomic_path
 from .sources import FrameStream
 
@@ -120,7 +120,7 @@ class FrameWriter:
             cmd += ["-vf", self.vf]
         if self.exact is not None:
             cmd += ["-frames:v", str(self.exact)]
-        return cmd + ["-c:v", "libx264", "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
+        return cmd + ["-c:v", "libx264", *x264_args(), "-preset", self.preset, "-crf", str(self.crf), "-pix_fmt", "yuv420p",
                       "-movflags", "+faststart", "-an", "-f", "mp4", str(self.out)]
 
     def write(self, frames: np.ndarray) -> bool:

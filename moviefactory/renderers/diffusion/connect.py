@@ -20,7 +20,7 @@ from typing import Any, Callable, Protocol, runtime_checkable
 import numpy as np
 
 from ...errors import InputError
-from ...media.ffmpeg import ffmpeg_binary, run_ffmpeg
+from ...media.ffmpeg import ffmpeg_binary, run_ffmpeg, x264_args
 from ...media.files import atomic_path
 from ...media.frames import clip_rate, iter_frames, read_frames, write_frames
 from ..base import Clip
@@ -162,7 +162,7 @@ def _crossfade_stills(first: np.ndarray, last: np.ndarray, frames: int, fps: Fra
             "-loop", "1", "-framerate", rate, "-t", held, "-i", str(stills[1]),
             "-filter_complex", f"[0:v][1:v]xfade=transition={transition}:duration={float(fade):.6f}:offset=0,"
                                f"crop={w - w % 2}:{h - h % 2}:0:0,format=yuv420p[v]",
-            "-map", "[v]", "-frames:v", str(frames), "-c:v", "libx264", "-preset", "veryfast", "-crf", "16",
+            "-map", "[v]", "-frames:v", str(frames), "-c:v", "libx264", *x264_args(), "-preset", "veryfast", "-crf", "16",
             "-movflags", "+faststart", "-an", "-f", "mp4", str(part),
         ], stage="connect")
     return Clip(out, frames, fps, w - w % 2, h - h % 2)
