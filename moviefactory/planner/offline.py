@@ -20,6 +20,7 @@ from ..errors import PlanningError
 from ..screenplay import NARRATOR, Character, Line, MusicBrief, Scene, Screenplay, Shot, SoundCue, Transition, Voice
 from .base import PlanRequest, register_writer
 from .material import find_keyword, story_material
+from .subject import Lead, read_lead
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’]*")
@@ -50,6 +51,7 @@ class _Theme:
     topic: str  # what an explainer explains
     motif: str  # an ASCII theme word for image prompts, or ""
     explainer: bool
+    lead: Lead | None = None  # the theme's own subject: the film is about it
 
 
 class _Draft:
@@ -116,11 +118,44 @@ class _Draft:
             title = re.sub(r"\s", "", clean)[:40]
             short = title[:16]
         fallback = self.t("fallback_subject")
+        lead = None if explainer else read_lead(raw, self.lang, en, self.tx)
         return _Theme(short or self.t("fallback_theme"), title or self.t("fallback_title"), tuple(heroes), world, time, wx,
-                      subject or fallback, topic or subject or fallback, motif, explainer)
+                      subject or fallback, topic or subject or fallback, motif, explainer, lead)
+
+    def told(self, th: _Theme) -> str:
+        """The theme as narration quotes it: for an English theme with a subject, a noun phrase built
+        from its parts ("several giant wooly mammoths, treading through a snowy meadow"), since the
+        line the user typed may be a sentence or a prompt."""
+        lead = th.lead
+        if lead is None or self.lang == "zh" or not lead.phrase:
+            return th.short
+        told = lead.phrase + (f" as {'an' if lead.role[:1] in 'aeiou' else 'a'} {lead.role}" if lead.role else "")
+        told += f", {lead.action}" if lead.action else ""
+        return told + (f" in the {lead.place}" if lead.place and lead.place not in lead.action else "")
+
+    def stock_hero(self, th: _Theme) -> bool:
+        """The theme's subject is a stock character's very word ('a cat', 'the astronaut'): that
+        character plays it, in its own look. Otherwise the subject is a character of its own."""
+        lead = th.lead
+        if lead is None or not th.heroes:
+            return lead is None
+        stock = self.en["archetypes"][th.heroes[0]]
+        keywords = {str(k).lower() for k in stock["keywords"]}  # English, as lead.head is
+        word = lead.head.removesuffix("s") if lead.head.removesuffix("s") in keywords else lead.head
+        # the stock look must say the subject's word: a samurai is not dressed as the stock swordsman
+        return lead.bare and not lead.role and word in keywords and re.search(rf"\b{re.escape(word)}", stock["look"]) is not None
 
     def cast(self, th: _Theme, narrator: str) -> list[tuple[str, Character]]:
         rng, st = self.rng, self.en["settings"][th.world]
+        lead = th.lead
+        if lead is not None and lead.phrase and not self.stock_hero(th):
+            # the subject itself is the hero, looking as the theme says (a stock look would replace it)
+            gender = rng.choice("fm")
+            look = lead.phrase + (f" as {'an' if lead.role[:1] in 'aeiou' else 'a'} {lead.role}" if lead.role else "")
+            voice = Voice(id=rng.choice([v for v in self.t("voices", gender) if v != narrator]),
+                          pitch=rng.randint(56, 66) if gender == "f" else rng.randint(36, 46))
+            name = lead.ref if self.lang == "zh" else " ".join(w[:1].upper() + w[1:] for w in lead.ref.split()[1:])
+            return [("", Character(name=name[:40], description=look, voice=voice))]
         keys = list(th.heroes) or [rng.choice(st["heroes"])]
         mates = [k for k in st["companions"] if k not in keys]
         if len(keys) == 1 and not th.explainer and mates and rng.random() < 0.7:
@@ -149,6 +184,8 @@ class _Draft:
         return text[:1].upper() + text[1:]
 
     def narrate(self, th: _Theme, beat: str, budget: float, v: dict, used: set, cast) -> list[Line]:
+        if th.lead is not None and not th.explainer:
+            return self.narrate_lead(th.lead, beat, budget, v, used)
         rng = self.rng
         usable = [t for t in self.t("narration", self.genre, beat) if v["friend"] or "{friend" not in t]
         pool = [t for t in usable if t not in used] or usable
@@ -172,24 +209,52 @@ class _Draft:
                 lines.insert(1, Line(speaker=who.name, text=said))
         return lines
 
+    def narrate_lead(self, lead: Lead, beat: str, budget: float, v: dict, used: set) -> list[Line]:
+        """A scene's narration for a theme with a subject: a line that names the subject (what it does,
+        in the setup and the climax, when the theme says), then lines of the beat that name nobody."""
+        rng = self.rng
+        v = dict(v, subject=lead.ref, action=lead.action_said)
+        kinds = ["action", beat] if lead.action_said and beat in ("setup", "climax") else [beat]
+        firsts = [t for kind in kinds for t in self.t("subject_narration", kind)]
+        if beat == "setup" and rng.random() < 0.5:  # open on the theme's own words now and then
+            firsts.sort(key=lambda t: "{theme}" not in t)
+        fresh = [t for t in firsts if t not in used] or firsts
+        first = fresh[0] if beat == "setup" and "{theme}" in fresh[0] else rng.choice(fresh)
+        used.add(first)
+        texts = [self.fill(first, v)]
+        named = ("{hero", "{friend", "{their", "{role", "{a_role", "{subject")
+        fillers = [t for t in self.t("narration", "story", beat) if not any(p in t for p in named) and t not in used]
+        rng.shuffle(fillers)
+        for tpl in fillers:
+            if len(texts) < 1 + (budget >= 9) and self.need(texts + [self.fill(tpl, v)]) <= budget:
+                texts.append(self.fill(tpl, v))
+                used.add(tpl)
+        return [Line(speaker=NARRATOR, text=x) for x in texts]
+
     def shot(self, sid: str, beat: str, j: int, k: int, loc: str, time: str, th: _Theme, cast, prev: str | None,
              duration: float) -> Shot:
         rng, en, sh = self.rng, self.en, self.en["shots"]
         st, chars, roll = en["settings"][th.world], [c for _, c in cast], rng.random()
+        lead = th.lead if th.lead is not None and th.lead.phrase else None
+        action = lead.action if lead is not None and lead.action and (j == 0 or rng.random() < 0.4) else None
         if (j == 0 and k > 1 and beat in ("setup", "turn")) or roll < 0.2:
             who, seen = [], f"{rng.choice(sh['env_framings'])} {rng.choice(st['details'])}"
+            if lead is not None:  # the place, with the theme's subject in it
+                who, seen = [chars[0]], f"{seen}, {chars[0].description} {rng.choice(sh['in_view'])}"
         elif len(chars) > 1 and roll > 0.7:
             who = chars[:2]
             seen = f"{rng.choice(sh['framings'])} {who[0].description} and {who[1].description}, " \
                    f"{rng.choice(sh['pair_actions'])}"
         else:
-            who = [chars[0] if len(chars) == 1 or rng.random() < 0.7 else chars[1]]
-            seen = f"{rng.choice(sh['framings'])} {who[0].description}, {rng.choice(sh['actions'][beat])}"
+            who = [chars[0] if len(chars) == 1 or rng.random() < (0.85 if lead is not None else 0.7) else chars[1]]
+            doing = action if action and who[0] is chars[0] else rng.choice(sh['actions'][beat])
+            seen = f"{rng.choice(sh['framings'])} {who[0].description}, {doing}"
         light = rng.choice(st.get("light", {}).get(time) or en["times"][time]["light"])
         weather = rng.choice(en["weather"][th.weather]["visual"]) if th.weather else ""
         motif = sh["motif"].format(motif=th.motif) if th.motif and j == 0 else ""
         lo, hi = en["motion"][beat]
-        parts = (seen, loc, light, weather, rng.choice(st["palette"]), motif)
+        style = lead.style if lead is not None else ""
+        parts = (seen, loc, light, weather, rng.choice(st["palette"]), motif, style)
         return Shot(id=sid, description=", ".join(p for p in parts if p),
                     camera=rng.choice([c for c in sh["cameras"] if c != prev]),
                     motion=round(min(0.8, max(0.2, rng.uniform(lo, hi) + self.pace["motion_boost"])), 2),
@@ -239,18 +304,22 @@ class _Draft:
         locs = [locs[i % len(locs)] for i in range(n)]
         if n > 2 and rng.random() < 0.4:  # come home: the last scene returns to the first place
             locs[-1] = locs[0]
+        if th.lead is not None and th.lead.place:  # the theme's own place opens, closes and recurs
+            locs = [(th.lead.place, False) if i % 2 == 0 or i == n - 1 else loc for i, loc in enumerate(locs)]
         arc = rng.choice(en["time_arcs"])
         times = [th.time or arc[b] for b in beats]
         weights = [en["beat_weights"][b] for b in beats]
         budgets = [min(_MAX_SHOTS * _SHOT_MAX, max(_SHOT_MIN, seconds * w / sum(weights))) for w in weights]
-        role = self.t("archetypes", hk, "role")
+        role = self.t("archetypes", hk, "role") if hk else th.lead.head
+        their = en["pronouns"][en["archetypes"][hk]["gender"]] if hk else ("their" if th.lead.plural else "its")
         base = dict(hero=hero.name, role=role, a_role=("an " if role[:1] in "aeiou" else "a ") + role, n=n,
-                    their=en["pronouns"][en["archetypes"][hk]["gender"]], friend=friend[1].name if friend else "",
+                    their=their, friend=friend[1].name if friend else "",
                     friend_role=self.t("archetypes", friend[0], "role") if friend else "", subject=th.subject,
-                    topic=th.topic, theme=th.short, world=self.t("settings", th.world, "world"))
+                    topic=th.topic, theme=self.told(th), world=self.t("settings", th.world, "world"))
         used, scripts, vs = set(), [], []
         for beat, budget, (loc, _), time in zip(beats, budgets, locs, times):
-            vs.append(dict(base, place=(self.t("places", loc) or loc) if self.lang == "zh" else loc,
+            said = th.lead.place_said if th.lead is not None and th.lead.place_said and loc == th.lead.place else None
+            vs.append(dict(base, place=said or ((self.t("places", loc) or loc) if self.lang == "zh" else loc),
                            when=rng.choice(self.t("times", time, "when"))))
             scripts.append(self.narrate(th, beat, budget, vs[-1], used, cast))
         needs = [self.need([x.text for x in lines]) for lines in scripts]
@@ -272,7 +341,11 @@ class _Draft:
         mood = en["settings"]["lab" if th.explainer else th.world]
         music = MusicBrief(mood=mood["music"]["mood"], instruments=tuple(mood["music"]["instruments"]),
                            tempo_bpm=min(200, mood["music"]["tempo"] + pace["tempo_boost"]))
-        return Screenplay(title=th.title[:120], logline=self.fill(rng.choice(self.t("loglines", self.genre)), vs[0]),
+        if th.lead is not None:
+            logline = self.fill(rng.choice(self.t("subject_loglines")), dict(vs[0], subject=th.lead.ref))
+        else:
+            logline = self.fill(rng.choice(self.t("loglines", self.genre)), vs[0])
+        return Screenplay(title=th.title[:120], logline=logline,
                           tone=mood["tone"], language=self.lang, narrator=narrator, scenes=tuple(scenes),
                           characters=tuple(c for _, c in cast), music=music)
 
