@@ -157,6 +157,13 @@ def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
         check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
     if o.transitions is not None and "transitions" not in given:
         check_weights(o.transitions, model_path=o.transitions_path, offline=o.offline)
+    if o.voice and "tts" not in given:  # a voice the engine does not have fails now, not at its first line
+        from .audio import create_tts
+
+        tts = create_tts(o.tts)
+        if hasattr(tts, "check_voice") and not tts.check_voice(o.voice, o.lang):
+            raise InputError(f"--voice: {o.tts} has no voice {o.voice!r} for language {o.lang!r} "
+                             f"(moviefactory voices lists them)")
 
 
 def open_job(job: Job) -> RunDir:

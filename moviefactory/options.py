@@ -85,7 +85,8 @@ class FilmOptions(BaseModel):
                                            "files only).", flag=None)
 
     # --- sound ------------------------------------------------------------------------------------
-    tts: str = setting("espeak", "Speech engine (moviefactory voices).")
+    tts: str = setting("auto", "Speech engine (moviefactory voices): auto is Piper where it has a voice for the "
+                               "language, espeak-ng otherwise.")
     voice: str | None = setting(None, "The narrator's voice id for that engine (default: the screenplay's).")
     music: str = setting("default", "Music library: default, none, or a folder made by `moviefactory music index`.")
     sfx: str = setting("default", "Sound-effect library: default, none, or an index folder.")

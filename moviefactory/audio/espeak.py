@@ -184,6 +184,13 @@ class EspeakTTS:
         bases = _BASES.get(language, ())
         return list(bases) + [f"{base}+{v}" for base in bases for v in self.variants()]
 
+    def check_voice(self, voice_id: str, language: str) -> bool:
+        try:
+            self.resolve(voice_id, language)
+        except SpeechError:
+            return False
+        return True
+
     def resolve(self, voice_id: str, language: str) -> str:
         """The name espeak_SetVoiceByName gets: default base for the language, checked variant."""
         base, _, variant = voice_id.strip().partition("+")

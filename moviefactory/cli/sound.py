@@ -103,12 +103,19 @@ def sfx_search(query: str = typer.Argument(...), k: int = typer.Option(3, "-k", 
     _search("sfx", query, k, index, retriever, clap)
 
 
-@app.command()
+voices_app = typer.Typer(help="The speech engines, their voices and languages; add a Piper voice.")
+app.add_typer(voices_app, name="voices")
+
+
+@voices_app.callback(invoke_without_command=True)
 def voices(
+    ctx: typer.Context,
     engine: Optional[str] = typer.Option(None, "--engine", help="Only this engine."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Only this language (en, zh)."),
 ) -> None:
-    """List the voices of every speech engine, per language."""
+    """List the voices of every speech engine, per language, and which are installed."""
+    if ctx.invoked_subcommand is not None:
+        return
     from ..audio import create_tts, tts_names
     from ..errors import MissingDependencyError
 
@@ -117,9 +124,22 @@ def voices(
             try:
                 tts = create_tts(name)
             except MissingDependencyError as exc:
-                out.print(f"{name}: not available: {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
+                out.print(f"{name}: not installed: {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
                 continue
             for language in [lang] if lang else ["en", "zh"]:
                 ids = tts.voices(language)
                 out.print(f"{name} [{language}] {len(ids)} voices: " + " ".join(ids[:40]) +
                           (" ..." if len(ids) > 40 else ""), highlight=False, soft_wrap=True, markup=False)
+            if name == "piper":
+                for v in tts.files():
+                    out.print(f"  {v.name}  {v.language}  {v.model}", highlight=False, soft_wrap=True, markup=False)
+
+
+@voices_app.command("add")
+def voices_add(model: Path = typer.Argument(..., help="A Piper voice: VOICE.onnx, with VOICE.onnx.json beside it.")) -> None:
+    """Add a Piper voice (copied into <config dir>/voices); it is then chosen with --voice NAME."""
+    from ..audio.piper_tts import add_voice
+
+    with errors():
+        added = add_voice(model)
+    out.print(f"added {added.name} ({added.language}) -> {added.model}", highlight=False, soft_wrap=True, markup=False)

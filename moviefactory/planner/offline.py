@@ -119,6 +119,7 @@ class _Draft:
             short = title[:16]
         fallback = self.t("fallback_subject")
         lead = None if explainer else read_lead(raw, self.lang, en, self.tx)
+        motif = "" if lead is not None else motif  # the subject itself is in the shots now
         return _Theme(short or self.t("fallback_theme"), title or self.t("fallback_title"), tuple(heroes), world, time, wx,
                       subject or fallback, topic or subject or fallback, motif, explainer, lead)
 
@@ -226,7 +227,7 @@ class _Draft:
         fillers = [t for t in self.t("narration", "story", beat) if not any(p in t for p in named) and t not in used]
         rng.shuffle(fillers)
         for tpl in fillers:
-            if len(texts) < 1 + (budget >= 9) and self.need(texts + [self.fill(tpl, v)]) <= budget:
+            if len(texts) < 1 + (budget >= 7) + (budget >= 13) and self.need(texts + [self.fill(tpl, v)]) <= budget:
                 texts.append(self.fill(tpl, v))
                 used.add(tpl)
         return [Line(speaker=NARRATOR, text=x) for x in texts]
