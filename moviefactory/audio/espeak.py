@@ -115,7 +115,8 @@ class _Unit:
     start: float | None = None
 
 
-def _units(text: str) -> list[_Unit]:
+def caption_units(text: str) -> list[_Unit]:
+    """The words captions show: a CJK character, or a run between separators, without outer punctuation."""
     units = []
     for m in _TOKEN.finditer(text):
         a, b = m.span()
@@ -130,7 +131,7 @@ def _units(text: str) -> list[_Unit]:
 
 def _timings(text: str, events: list[tuple[int, float]], speech_end: float) -> tuple[WordTiming, ...]:
     """Word timings from WORD events: anchor each unit at its first event, share gaps by length."""
-    units = _units(text)
+    units = caption_units(text)
     if not units:
         return ()
     for pos, t in events:
@@ -205,7 +206,7 @@ class EspeakTTS:
         text = "".join(" " if unicodedata.category(c) == "Cc" else c for c in text)
         if not text.strip():
             raise SpeechError("cannot speak an empty line")
-        if not _units(text):
+        if not caption_units(text):
             raise SpeechError(f"nothing to speak in {text!r} (only punctuation)")
         name = self.resolve(voice.id, language)
         wpm = int(round(min(max(rate * voice.rate * NORMAL_WPM, _MIN_WPM), _MAX_WPM)))

@@ -270,9 +270,9 @@ class PiperTTS:
 
 
 def _units(text: str) -> list[str]:
-    from .espeak import _units as espeak_units  # one caption tokenizer for both engines
+    from .espeak import caption_units  # one caption tokenizer for both engines
 
-    return [u.text for u in espeak_units(text)]
+    return [u.text for u in caption_units(text)]
 
 
 def _phoneme_words(chunks) -> list[tuple[int, int]]:
