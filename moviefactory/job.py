@@ -158,12 +158,18 @@ def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
     if o.transitions is not None and "transitions" not in given:
         check_weights(o.transitions, model_path=o.transitions_path, offline=o.offline)
     if o.voice and "tts" not in given:  # a voice the engine does not have fails now, not at its first line
-        from .audio import create_tts
-
-        tts = create_tts(o.tts)
+        tts = tts_for(o)
         if hasattr(tts, "check_voice") and not tts.check_voice(o.voice, o.lang):
             raise InputError(f"--voice: {o.tts} has no voice {o.voice!r} for language {o.lang!r} "
                              f"(moviefactory voices lists them)")
+
+
+def tts_for(o: FilmOptions):
+    """The speech engine the options name, with its settings."""
+    from .audio import create_tts
+
+    return create_tts(o.tts, tts_base_url=o.tts_base_url, tts_model=o.tts_model, voice=o.voice,
+                      tts_api_key_env=o.tts_api_key_env, timeout=o.llm_timeout, max_retries=o.llm_max_retries)
 
 
 def open_job(job: Job) -> RunDir:

@@ -88,6 +88,11 @@ class FilmOptions(BaseModel):
     tts: str = setting("auto", "Speech engine (moviefactory voices): auto is Piper where it has a voice for the "
                                "language, espeak-ng otherwise.")
     voice: str | None = setting(None, "The narrator's voice id for that engine (default: the screenplay's).")
+    tts_base_url: str | None = setting(None, "OpenAI-compatible speech server for --tts openai, e.g. "
+                                             "http://localhost:8880/v1 (default: OpenAI's).")
+    tts_model: str = setting("tts-1", "Speech model for --tts openai: tts-1, gpt-4o-mini-tts, kokoro, ...")
+    tts_api_key_env: str = setting("OPENAI_API_KEY", "The environment variable holding the speech server's key "
+                                                     "(the key itself is never stored).", role="run")
     music: str = setting("default", "Music library: default, none, or a folder made by `moviefactory music index`.")
     sfx: str = setting("default", "Sound-effect library: default, none, or an index folder.")
 

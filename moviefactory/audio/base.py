@@ -45,7 +45,8 @@ class TTSBackend(Protocol):
         ...
 
 
-_REGISTRY: Registry = Registry("TTS engine", ("moviefactory.audio.espeak", "moviefactory.audio.piper_tts", "moviefactory.audio.coqui"))
+_REGISTRY: Registry = Registry("TTS engine", ("moviefactory.audio.espeak", "moviefactory.audio.piper_tts", "moviefactory.audio.openai_tts",
+                                           "moviefactory.audio.coqui"))
 register_tts = _REGISTRY.register
 tts_names = _REGISTRY.names
 create_tts = _REGISTRY.create

@@ -87,7 +87,7 @@ class OpenAITTS:
         if loud.size == 0:
             raise SpeechError(f"speech server {self._where()} returned silence for {text[:60]!r}")
         audio = audio[: min(len(audio), int(loud[-1]) + 1 + int(_KEEP_TAIL * sr))]
-        pcm = np.clip(np.round(audio * 32767), -32768, 32767).astype("<i2")
+        pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2")  # 16-bit PCM back to the same samples
         with wave.open(str(out), "wb") as w:
             w.setnchannels(1)
             w.setsampwidth(2)

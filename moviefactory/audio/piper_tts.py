@@ -237,12 +237,11 @@ class PiperTTS:
         config = SynthesisConfig(length_scale=1.0 / max(0.25, rate * voice.rate))
         with self._lock:  # one onnxruntime run at a time: it already uses every core
             chunks = list(piper_voice.synthesize(text, config, include_alignments=True))
-            spans = [self._word_count(piper_voice, u) for u in units]
+            sizes = [self._sound_count(piper_voice, u) for u in units]
         if not chunks:
             raise SpeechError(f"piper produced no sound for {text[:60]!r}")
         sr = chunks[0].sample_rate
         audio = np.concatenate([c.audio_float_array for c in chunks])
-        words = _phoneme_words(chunks)
         shift = (voice.pitch - 50) / 50 * 12  # semitones: a character at pitch 64 speaks ~3 semitones up
         if abs(shift) >= 0.25:
             audio = _shift_pitch(audio, 2 ** (shift / 12), chunks[0].sample_rate)
@@ -259,14 +258,14 @@ class PiperTTS:
                 w.writeframes(pcm.tobytes())
         except OSError as e:
             raise SpeechError(f"cannot write {out}: {e}") from e
-        timings = _timings(units, spans, words, sr, (int(loud[-1]) + 1) / sr)
+        timings = _timings(units, sizes, chunks, sr, (int(loud[-1]) + 1) / sr)
         return Speech(path=Path(out), duration=len(pcm) / sr, sample_rate=sr, words=timings)
 
     @staticmethod
-    def _word_count(piper_voice, unit: str) -> int:
-        """How many phoneme words the phonemiser makes of one caption word ('1990' -> 2)."""
-        return sum(len([w for w in "".join(s).split(" ") if w.strip("".join(_BOUNDARIES))])
-                   for s in piper_voice.phonemize(unit)) or 1
+    def _sound_count(piper_voice, unit: str) -> int:
+        """How many sounding phonemes a caption word has, spoken alone ('1990' -> 'nineteen ninety')."""
+        return sum(1 for sentence in piper_voice.phonemize(unit) for p in sentence
+                   if p not in _BOUNDARIES and p not in _MARKS) or 1
 
 
 def _units(text: str) -> list[str]:
@@ -275,43 +274,45 @@ def _units(text: str) -> list[str]:
     return [u.text for u in caption_units(text)]
 
 
-def _phoneme_words(chunks) -> list[tuple[int, int]]:
-    """(first sample, last sample) of every phoneme word, over all sentences."""
-    words, offset = [], 0
+_MARKS = set("ˈˌːˑ")  # stress and length: not sounds of their own
+
+
+def _sounds(chunks) -> tuple[list[int], set[int]]:
+    """The start sample of every sounding phoneme over all sentences, and the indexes (into that list)
+    where a word begins (after a space, punctuation or a sentence start)."""
+    starts, firsts, offset = [], set(), 0
     for chunk in chunks:
-        start, pos = None, offset
+        pos, boundary = offset, True
         for a in chunk.phoneme_alignments or []:
-            n = int(a.num_samples)
             if a.phoneme in _BOUNDARIES or a.phoneme in ("^", "$", "_"):
-                if start is not None:
-                    words.append((start, pos))
-                    start = None
-            elif start is None:
-                start = pos
-            pos += n
-        if start is not None:
-            words.append((start, pos))
+                boundary = True
+            elif a.phoneme not in _MARKS:
+                if boundary:
+                    firsts.add(len(starts))
+                starts.append(pos)
+                boundary = False
+            pos += int(a.num_samples)
         offset += len(chunk.audio_float_array)
-    return words
+    return starts, firsts
 
 
-def _timings(units: list[str], spans: list[int], words: list[tuple[int, int]], sr: int,
-             speech_end: float) -> tuple[WordTiming, ...]:
-    if len(words) != sum(spans) or not words:  # the phonemiser split differently: share out by length
-        total = sum(len(u) for u in units)
-        acc, out = 0, []
-        for u in units:
-            out.append(WordTiming(u, speech_end * acc / total, speech_end * (acc + len(u)) / total))
-            acc += len(u)
-        return tuple(out)
-    out, k = [], 0
-    for u, n in zip(units, spans):
-        first, last = words[k], words[k + n - 1]
-        out.append(WordTiming(u, first[0] / sr, min(speech_end, last[1] / sr)))
-        k += n
-    # each word lasts until the next begins (captions highlight continuously)
-    return tuple(WordTiming(w.text, w.start, nxt.start if nxt else max(w.end, w.start))
-                 for w, nxt in zip(out, out[1:] + [None]))
+def _timings(units: list[str], sizes: list[int], chunks, sr: int, speech_end: float) -> tuple[WordTiming, ...]:
+    """Each caption word at its first phoneme. The phonemiser joins words in context ("for the" ->
+    "fɚðə"), so a word's place in the phoneme stream is predicted from its phonemes spoken alone and
+    snapped to the nearest word start within two phonemes."""
+    starts, firsts = _sounds(chunks)
+    if not starts:
+        return ()
+    total, acc, at = sum(sizes), 0, []
+    for size in sizes:
+        guess = round(acc * len(starts) / total)
+        near = [k for k in firsts if abs(k - guess) <= 2 and (not at or k > at[-1])]
+        at.append(min(near, key=lambda k: abs(k - guess)) if near else max(guess, at[-1] + 1 if at else 0))
+        acc += size
+    at = [min(k, len(starts) - 1) for k in at]
+    times = [starts[k] / sr for k in at]
+    return tuple(WordTiming(u, t, nxt if nxt is not None else max(speech_end, t + 1e-3))
+                 for u, t, nxt in zip(units, times, times[1:] + [None]))
 
 
 def _shift_pitch(audio: np.ndarray, factor: float, sr: int) -> np.ndarray:

@@ -124,7 +124,7 @@ def voices(
             try:
                 tts = create_tts(name)
             except MissingDependencyError as exc:
-                out.print(f"{name}: not installed: {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
+                out.print(f"{name}: not available: {exc.one_line()}", highlight=False, soft_wrap=True, markup=False)
                 continue
             for language in [lang] if lang else ["en", "zh"]:
                 ids = tts.voices(language)

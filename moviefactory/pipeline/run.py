@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ..job import Job
+from ..job import Job, tts_for
 from ..secrets import public_url
 from ..media.files import write_text
 from ..results import FilmResult
@@ -47,7 +47,6 @@ class WriterOnDemand:
 
 
 def build_components(job: Job, run: RunDir, progress) -> Components:
-    from ..audio import create_tts
     from ..audio.sources import library_opener
     from ..config import load_format
     from ..media.ffmpeg import ffmpeg_binary
@@ -60,7 +59,7 @@ def build_components(job: Job, run: RunDir, progress) -> Components:
         o.renderer, model_path=str(o.model_path) if o.model_path else None, offline=o.offline, vram_gb=o.vram,
         config={"adapters": o.adapters, "adapter": o.adapter})
     return Components(
-        writer=given.get("writer") or WriterOnDemand(o), renderer=renderer, tts=given.get("tts") or create_tts(o.tts),
+        writer=given.get("writer") or WriterOnDemand(o), renderer=renderer, tts=given.get("tts") or tts_for(o),
         format=fmt, options=o, run=run, ffmpeg=ffmpeg_binary(o.ffmpeg),
         music=library_opener("music", o.music), sfx=library_opener("sfx", o.sfx),
         transitions=_transitions(job, fmt), transitions_token=job.tokens.get("transitions") or (
