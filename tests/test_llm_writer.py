@@ -207,3 +207,37 @@ def test_fit_durations_and_shot_camera_words():
 def test_a_model_that_never_answers_validly_is_a_planning_error(write):
     with pytest.raises(PlanningError, match="outline reply was still invalid"):
         write(Story(OutlineReply={"title": "only a title"}))
+
+
+def test_an_outline_and_shots_without_the_theme_s_subject_are_asked_for_again_once(write):
+    """The theme is about mammoths: an outline of a fox and shots of foxes get one re-ask each, naming
+    the subject; the model's second answers (about mammoths) are the film."""
+    from scripted_llm import OUTLINE
+
+    theme = "Several giant wooly mammoths approach treading through a snowy meadow"
+    fox = copy.deepcopy(OUTLINE)
+    fox.update(title="The Fox", logline="A fox crosses a frozen lake.",
+               characters=[{"name": "Ember", "role": "red fox"}])
+    fox["scenes"] = [{**s, "summary": "A fox runs over the ice.", "characters": ["Ember"]} for s in fox["scenes"]]
+    mammoths = copy.deepcopy(fox)
+    mammoths.update(title="The Mammoths", characters=[{"name": "Tusk", "role": "old woolly mammoth"}])
+    mammoths["scenes"] = [{**s, "summary": "The herd of mammoths treads through the snowy meadow.",
+                           "characters": ["Tusk"]} for s in fox["scenes"]]
+    foxes = scenes_with(description="a red fox on the ice", characters=[])
+    herd = scenes_with(description="giant woolly mammoths treading through a snowy meadow", characters=["Tusk"])
+    story = Story(OutlineReply=[fox, mammoths], ScreenplayDraft=[foxes, herd],
+                  CharacterBible={"characters": [{"name": "Tusk", "description": "a giant woolly mammoth with "
+                                                  "shaggy brown fur and curved tusks", "gender": "m"}]})
+    film = write(story, request(theme=theme))
+    assert story.seen.count("OutlineReply") == 2 and story.seen.count("ScreenplayDraft") == 2
+    assert "the theme is about mammoths" in last_user(story.bodies_of("OutlineReply")[1])
+    assert "shots show mammoths" in last_user(story.bodies_of("ScreenplayDraft")[1])
+    assert film.title == "The Mammoths"
+    shots = [shot.description.lower() for _, shot in film.shots()]
+    assert all("mammoth" in d for d in shots)
+
+
+def test_an_outline_that_names_the_subject_is_not_asked_again(write):
+    story = Story()
+    write(story, request(theme="A lighthouse keeper and a storm"))
+    assert story.seen.count("OutlineReply") == 1 and story.seen.count("ScreenplayDraft") == 1

@@ -29,6 +29,7 @@ from .llm import ChatClient, LLMSettings
 from .material import story_material
 from .prompts import render_prompt
 from .stages import BibleEntry, CharacterBible, MusicReply, OutlineReply, ScreenplayDraft, ShotPrompts
+from .subject import Lead, mentions, read_lead
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
@@ -98,6 +99,12 @@ class LLMWriter:
             reply = self.client.structured(messages, model, stage=stage)
         return reply
 
+    @staticmethod
+    def _subject(req: PlanRequest) -> Lead | None:
+        """The theme's own subject (who or what it is about), read as the offline writer reads it."""
+        language = "zh" if req.language == "zh" else "en"
+        return read_lead(req.theme, language, story_material("en"), story_material(language))
+
     # -- nodes ----------------------------------------------------------------------------------
     def outline(self, state: PlanState) -> dict:
         req = state["request"]
@@ -106,13 +113,25 @@ class LLMWriter:
         arc = fix.beat_arc(n)
         msgs = self._messages(req, "outline.j2", scenes=n, per_scene=round(req.seconds / n), beats=arc,
                               max_cast=fix.MAX_CAST)
-        reply = self._ask(msgs, OutlineReply, "outline", lambda r: "" if len(r.scenes) == n else
-                          f"the outline has {len(r.scenes)} scenes; write exactly {n}, one per beat: {', '.join(arc)}.")
+        lead = self._subject(req)
+
+        def check(r: OutlineReply) -> str:
+            wrong = [] if len(r.scenes) == n else [f"the outline has {len(r.scenes)} scenes; write exactly {n}, "
+                                                   f"one per beat: {', '.join(arc)}"]
+            told = " ".join([r.title, r.logline, *(f"{c.name} {c.role}" for c in r.characters),
+                             *(s.summary for s in r.scenes)])
+            if lead is not None and not mentions(told, lead, english=req.language != "zh"):
+                wrong.append(f"the theme is about {lead.noun}, and the outline never mentions {lead.noun}: "
+                             f"make {lead.noun} the centre of the story")
+            return "; ".join(wrong) + ("." if wrong else "")
+
+        reply = self._ask(msgs, OutlineReply, "outline", check)
         plan = fix.normalise_outline(reply, n)
         return {"plan": plan, "stages": ["outline"]}
 
     def screenplay(self, state: PlanState) -> dict:
         req, plan = state["request"], state["plan"]
+        lead = self._subject(req)
         n, per = len(plan.scenes), req.seconds / len(plan.scenes)
         language = "zh" if req.language == "zh" else "en"
         budget = int(max(1.0, per - 2.0) * fix.WORDS_PER_SECOND[language] * req.speech_rate)
@@ -128,6 +147,14 @@ class LLMWriter:
             lines = [x.text for s in r.scenes for x in s.narration]
             if any(fix.has_cjk(t) != (language == "zh") for t in lines):
                 wrong.append(f"every narration line must be written in {LANGUAGE_NAMES[language]}")
+            shots = [shot for s in r.scenes for shot in s.shots]
+            if lead is not None and lead.head and shots:  # shot descriptions are English: the English noun
+                roles = {c.name: f"{c.name} {c.role}" for c in plan.characters}
+                shown = sum(mentions(" ".join([x.description, *(roles.get(c, c) for c in x.characters)]), lead,
+                                     english=True) for x in shots)
+                if shown * 2 < len(shots):
+                    wrong.append(f"only {shown} of {len(shots)} shots show {lead.head}, the theme's subject: "
+                                 f"show {lead.head} in most shots, by name in the description")
             return "; ".join(wrong)
 
         reply = self._ask(msgs, ScreenplayDraft, "screenplay", check)

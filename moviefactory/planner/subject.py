@@ -31,6 +31,7 @@ class Lead:
 
     phrase: str  # for shots: "several giant wooly mammoths", "a super cute Siamese cat"
     head: str  # the noun itself, English: "mammoths", "cat"
+    noun: str  # the noun as the theme writes it: "mammoths", "邮差"
     ref: str  # for narration, in the film's language: "the giant wooly mammoths", "老邮差"
     plural: bool
     bare: bool  # the phrase is only the noun (a stock look may dress it)
@@ -185,7 +186,7 @@ def _read_en(theme: str, en: dict) -> Lead | None:
     phrase = (f"{collective} {body}" if collective else f"{count} {body}" if count else body if plural
               else ("an " if body[:1].lower() in "aeiou" else "a ") + body)
     ref = "the " + " ".join(content[-3:])
-    return Lead(phrase=phrase, head=head.lower(), ref=ref, plural=plural, bare=len(content) == 1,
+    return Lead(phrase=phrase, head=head.lower(), noun=head.lower(), ref=ref, plural=plural, bare=len(content) == 1,
                 being=head.lower() not in r["things"], action=action, action_said=action, place=place,
                 place_said=place, role=role, style=style)
 
@@ -250,6 +251,23 @@ def _read_zh(theme: str, en: dict, tx: dict) -> Lead | None:
         phrase = f"{count} {body}" if count else (("an " if body[:1] in "aeiou" else "a ") + body if not plural else body)
     place_said = next((w for j, w in places if j != k), "")
     act = next((w for j, w in actions if j > k), "")
-    return Lead(phrase=phrase, head=(head_en.split() or [""])[-1].lower(), ref=said, plural=plural, bare=not mods,
+    return Lead(phrase=phrase, head=(head_en.split() or [""])[-1].lower(), noun=word, ref=said, plural=plural, bare=not mods,
                 being=entry.get("kind", "being") == "being", action=lexicon.get(act, {}).get("en", ""),
                 action_said=act, place=lexicon.get(place_said, {}).get("en", ""), place_said=place_said)
+
+
+def stem(word: str) -> str:
+    """The English noun without its plural ending, for matching any form of it (mammoths -> mammoth)."""
+    w = word.lower()
+    for end, keep in (("ies", "y"), ("ches", "ch"), ("shes", "sh"), ("xes", "x"), ("sses", "ss"), ("s", "")):
+        if w.endswith(end) and len(w) > len(end) + 2 and not w.endswith(("ss", "us", "is")) or \
+                (end == "sses" and w.endswith(end)):
+            return w[: -len(end)] + keep
+    return w
+
+
+def mentions(text: str, lead: Lead, *, english: bool) -> bool:
+    """Whether `text` names the subject: its English noun in any form, or the theme's own noun."""
+    if english or not lead.noun or lead.noun.isascii():
+        return bool(lead.head) and re.search(rf"\b{re.escape(stem(lead.head))}", text.lower()) is not None
+    return lead.noun in text
