@@ -211,9 +211,10 @@ class PiperTTS:
                 import onnx
                 import onnxruntime
                 from piper import PiperVoice
+                from piper.config import PiperConfig
                 from piper.patch_voice_with_alignment import add_alignment_output
+                from piper.voice import ESPEAK_DATA_DIR
 
-                voice = PiperVoice.load(file.model, config_path=file.config)
                 model = onnx.load(str(file.model))
                 add_alignment_output(model)
                 noise = _seeded_noise(model)
@@ -221,8 +222,10 @@ class PiperTTS:
                 options.log_severity_level = 3
                 session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                        providers=["CPUExecutionProvider"])
-                voice.session = _SeededSession(session, noise)
-                self._loaded[file.name] = voice
+                # built directly: PiperVoice.load would open a session of the unpatched model too (0.6 s)
+                config = PiperConfig.from_dict(json.loads(file.config.read_text(encoding="utf-8")))
+                self._loaded[file.name] = PiperVoice(session=_SeededSession(session, noise), config=config,
+                                                     espeak_data_dir=Path(ESPEAK_DATA_DIR), download_dir=Path.cwd())
             return self._loaded[file.name]
 
     def speak(self, text: str, voice: Voice, language: str, out: Path, *, rate: float = 1.0) -> Speech:
