@@ -217,3 +217,18 @@ def test_a_still_ffmpeg_cannot_play_is_a_clear_error(tmp_path):
                          scratch=tmp_path) as stream:
             stream.read(1)
     assert "ended after 0 of 5 frames" in str(err.value) and err.value.stage == "assemble"
+
+
+@pytest.mark.parametrize("description,beast", [("several giant wooly mammoths treading through snow", True),
+                                                ("a red fox in the first snow", True),
+                                                ("an old postman walking along the wall", False)])
+def test_four_legged_subjects_stand_as_beasts_not_people(description, beast):
+    """The figure is what the shot says: a mammoth is wider than it is tall; a person is not."""
+    day = dict(setting="snowy meadow", heading="EXT. SNOWY MEADOW - DAY", time_of_day="day")
+    shot, ctx = make_ctx(description=description, **day)
+    empty, _ = make_ctx(description=description, characters=(), **day)
+    with_figure = paint_backdrop(ctx.scene, shot, ctx.seed, 600, 338)
+    without = paint_backdrop(ctx.scene, empty, ctx.seed, 600, 338)
+    ys, xs = np.nonzero(np.abs(with_figure - without).sum(axis=2) > 0.3)  # where the figure was painted
+    width, height = xs.max() - xs.min(), ys.max() - ys.min()
+    assert (width > 1.2 * height) if beast else (height > 1.5 * width), (width, height)

@@ -35,6 +35,13 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
                  "cafe", "studio", "apartment", "indoor", "indoors", "workshop", "corridor", "室", "房间", "屋里"),
     "snow": ("snow", "snowy", "winter", "ice", "icy", "frozen", "blizzard", "雪", "冰"),
     "fog": ("fog", "foggy", "mist", "misty", "haze", "雾"),
+    # the shot's figures are four-legged: they stand as beasts, not people
+    "beast": ("mammoth", "elephant", "panda", "bear", "fox", "dog", "puppy", "cat", "kitten", "horse", "pony",
+              "deer", "wolf", "tiger", "lion", "leopard", "cow", "ox", "oxen", "sheep", "goat", "camel", "giraffe",
+              "rhino", "hippo", "pig", "rabbit", "hare", "squirrel", "otter", "badger", "hedgehog", "raccoon",
+              "terrier", "hound", "bison", "buffalo", "moose", "elk", "reindeer", "dinosaur", "dragon", "unicorn",
+              "qilin", "mouse", "mice", "rat", "donkey", "zebra", "cheetah", "lynx", "boar", "llama", "alpaca"),
+    "trunk": ("mammoth", "elephant", "mastodon"),  # ... and these have a trunk
 }
 
 _SKIES = {  # (zenith, middle, horizon) per time of day, two variants each
@@ -170,7 +177,10 @@ class _Painter:
                 self.blend(np.broadcast_to(t[:, None], (r1 - r0, self.w)), self.sky[2] * 0.9, slice(r0, r1))
         if "interior" in f:
             ground = self.paint_interior()
-        self.paint_figures(n_figures, ground)
+        if "beast" in f:
+            self.paint_beasts(n_figures, ground)
+        else:
+            self.paint_figures(n_figures, ground)
         return self.finish()
 
     def paint_sky(self) -> None:
@@ -417,6 +427,42 @@ class _Painter:
                               np.maximum(top + hf * 0.17 - y, y - top - hf * 0.53))
             alpha = np.clip(0.5 - np.minimum(np.minimum(head, body), np.minimum(legs, arms)), 0, 1)
             shadow = np.clip(1 - ((dx / (hf * 0.22)) ** 2 + ((y - foot) / (hf * 0.02)) ** 2), 0, 1) * 0.4
+            self.blend(shadow, ink, rows, cols)
+            self.blend(alpha, ink * np.float32(rng.uniform(0.8, 1.3, 3)), rows, cols)
+            self.blend(np.clip(alpha - np.roll(alpha, 2, axis=1), 0, 1) * 0.7, rim, rows, cols)  # rim light
+
+    def paint_beasts(self, n: int, ground: np.ndarray) -> None:
+        """Up to four four-legged silhouettes (body, head, legs, tail; a trunk for the big ones) with a
+        rim of light, facing the same way, walking in a loose line."""
+        rng, u = self.rng, self.u
+        n = min(n, 4)
+        size = min(0.26 * self.h, 0.34 * self.w) * (1.3 if "trunk" in self.f else 1.0)
+        spacing = min(size * 1.5, self.w * 0.7 / max(n, 1))
+        facing = 1 if rng.random() < 0.5 else -1
+        ink = self.colour("figure") * 0.6 + self.sky[0] * 0.15
+        rim = np.clip(self.sky[2] * 1.2 + 0.1, 0, 1)
+        for i in range(n):
+            hf = size * rng.uniform(0.8, 1.0) * (1 - 0.12 * i)
+            cx = self.w / 2 + (i - (n - 1) / 2) * spacing * facing + rng.uniform(-0.1, 0.1) * hf
+            foot = float(ground[int(np.clip(cx, 0, self.w - 1))]) + u * 0.01
+            rows, cols, y, x = self.box(cx - hf * 0.95, foot - hf * 1.05, cx + hf * 0.95, foot + hf * 0.03)
+            dx = (x - cx) * facing
+            body = (np.sqrt((dx / (hf * 0.55)) ** 2 + ((y - (foot - hf * 0.58)) / (hf * 0.27)) ** 2) - 1) * hf * 0.27
+            head = (np.sqrt(((dx - hf * 0.62) / (hf * 0.17)) ** 2 + ((y - (foot - hf * 0.78)) / (hf * 0.15)) ** 2)
+                    - 1) * hf * 0.15
+            neck = np.maximum(np.abs(dx - hf * 0.48) - hf * 0.1, np.abs(y - (foot - hf * 0.68)) - hf * 0.12)
+            legs = np.full_like(body, np.inf)
+            for lx in (-0.38, -0.22, 0.22, 0.36):
+                legs = np.minimum(legs, np.maximum(np.abs(dx - hf * lx) - hf * 0.055,
+                                                   np.maximum(foot - hf * 0.45 - y, y - foot)))
+            tail = np.maximum(np.abs(dx + hf * 0.6) - hf * 0.025, np.abs(y - (foot - hf * 0.5)) - hf * 0.14)
+            shape = np.minimum(np.minimum(body, head), np.minimum(np.minimum(neck, legs), tail))
+            if "trunk" in self.f:  # hanging from the head to near the ground
+                trunk = np.maximum(np.abs(dx - hf * 0.74) - hf * 0.045, np.maximum(foot - hf * 0.78 - y,
+                                                                                   y - (foot - hf * 0.2)))
+                shape = np.minimum(shape, trunk)
+            alpha = np.clip(0.5 - shape, 0, 1)
+            shadow = np.clip(1 - ((dx / (hf * 0.7)) ** 2 + ((y - foot) / (hf * 0.03)) ** 2), 0, 1) * 0.4
             self.blend(shadow, ink, rows, cols)
             self.blend(alpha, ink * np.float32(rng.uniform(0.8, 1.3, 3)), rows, cols)
             self.blend(np.clip(alpha - np.roll(alpha, 2, axis=1), 0, 1) * 0.7, rim, rows, cols)  # rim light
