@@ -28,6 +28,26 @@ class Speech:
     words: tuple[WordTiming, ...] = field(default_factory=tuple)
 
 
+def write_speech(out: Path, pcm, sample_rate: int) -> float:
+    """A spoken line as mono 16-bit WAV (`pcm`: int16 samples); returns its exact length in seconds."""
+    import wave
+
+    import numpy as np
+
+    from ..errors import SpeechError
+
+    data = np.asarray(pcm).astype("<i2").tobytes()
+    try:
+        with wave.open(str(out), "wb") as w:
+            w.setnchannels(1)
+            w.setsampwidth(2)
+            w.setframerate(sample_rate)
+            w.writeframes(data)
+    except OSError as e:
+        raise SpeechError(f"cannot write {out}: {e}") from e
+    return len(data) / 2 / sample_rate
+
+
 @runtime_checkable
 class TTSBackend(Protocol):
     name: str

@@ -6,7 +6,6 @@ to get them. Coqui gives no word timings, so words are spread over the speech by
 """
 from __future__ import annotations
 
-import wave
 import zlib
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, SpeechError
 from ..screenplay import Voice
-from .base import Speech, WordTiming, register_tts
+from .base import Speech, WordTiming, register_tts, write_speech
 
 XTTS = "tts_models/multilingual/multi-dataset/xtts_v2"
 INSTALL = "Coqui TTS is not installed: pip install coqui-tts (it needs torch with a matching torchaudio)"
@@ -49,12 +48,7 @@ class CoquiTTS:
             raise SpeechError(f"Coqui TTS failed: {exc}", stage="narrate") from None
         sample_rate = int(self.engine.synthesizer.output_sample_rate)
         pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2")
-        with wave.open(str(out), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sample_rate)
-            w.writeframes(pcm.tobytes())
-        duration = len(pcm) / sample_rate
+        duration = write_speech(out, pcm, sample_rate)
         return Speech(out, duration, sample_rate, spread_words(text, language, duration))
 
 

@@ -20,7 +20,6 @@ import sys
 import tempfile
 import threading
 import unicodedata
-import wave
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 from ..errors import MissingDependencyError, SpeechError
 from ..screenplay import Voice
 from . import espeak_host
-from .base import Speech, WordTiming, register_tts
+from .base import Speech, WordTiming, register_tts, write_speech
 
 NORMAL_WPM = 175
 _MIN_WPM, _MAX_WPM = 80, 450
@@ -219,16 +218,8 @@ class EspeakTTS:
             raise SpeechError(f"espeak produced no sound for {text[:60]!r} with voice {voice.id!r}")
         speech_end = int(loud[-1]) + 1
         pcm = pcm[: min(len(pcm), speech_end + int(_KEEP_TAIL * sr))]
-        try:
-            with wave.open(str(out), "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(sr)
-                w.writeframes(pcm.astype("<i2").tobytes())
-        except OSError as e:
-            raise SpeechError(f"cannot write {out}: {e}") from e
-        words = _timings(text, events, speech_end / sr)
-        return Speech(path=Path(out), duration=len(pcm) / sr, sample_rate=sr, words=words)
+        duration = write_speech(out, pcm, sr)
+        return Speech(path=Path(out), duration=duration, sample_rate=sr, words=_timings(text, events, speech_end / sr))
 
 
 @register_tts("espeak")

@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import MissingDependencyError, SpeechError
 from ..screenplay import Voice
 from ..secrets import public_url
-from .base import Speech, register_tts
+from .base import Speech, register_tts, write_speech
 
 OPENAI_VOICES = {"f": ["nova", "shimmer", "coral"], "m": ["onyx", "echo", "fable", "alloy"]}
 _KEEP_TAIL = 0.15
@@ -88,12 +88,7 @@ class OpenAITTS:
             raise SpeechError(f"speech server {self._where()} returned silence for {text[:60]!r}")
         audio = audio[: min(len(audio), int(loud[-1]) + 1 + int(_KEEP_TAIL * sr))]
         pcm = np.clip(np.round(audio * 32768), -32768, 32767).astype("<i2")  # 16-bit PCM back to the same samples
-        with wave.open(str(out), "wb") as w:
-            w.setnchannels(1)
-            w.setsampwidth(2)
-            w.setframerate(sr)
-            w.writeframes(pcm.tobytes())
-        duration = len(pcm) / sr
+        duration = write_speech(out, pcm, sr)
         return Speech(path=Path(out), duration=duration, sample_rate=sr,
                       words=self._timings(text, voice, language, out, audio, sr, duration))
 

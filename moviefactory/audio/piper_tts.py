@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import threading
 import unicodedata
-import wave
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,7 @@ import numpy as np
 
 from ..errors import MissingDependencyError, SpeechError
 from ..screenplay import Voice
-from .base import Speech, WordTiming, register_tts
+from .base import Speech, WordTiming, register_tts, write_speech
 
 _KEEP_TAIL = 0.15  # seconds of trailing silence kept after the last sound
 _SILENCE = 200 / 32768
@@ -253,16 +252,9 @@ class PiperTTS:
             raise SpeechError(f"piper produced no sound for {text[:60]!r} with voice {file.name!r}")
         end = min(len(audio), int(loud[-1]) + 1 + int(_KEEP_TAIL * sr))
         pcm = np.clip(np.round(audio[:end] * 32767), -32768, 32767).astype("<i2")
-        try:
-            with wave.open(str(out), "wb") as w:
-                w.setnchannels(1)
-                w.setsampwidth(2)
-                w.setframerate(sr)
-                w.writeframes(pcm.tobytes())
-        except OSError as e:
-            raise SpeechError(f"cannot write {out}: {e}") from e
+        duration = write_speech(out, pcm, sr)
         timings = _timings(units, sizes, chunks, sr, (int(loud[-1]) + 1) / sr)
-        return Speech(path=Path(out), duration=len(pcm) / sr, sample_rate=sr, words=timings)
+        return Speech(path=Path(out), duration=duration, sample_rate=sr, words=timings)
 
     @staticmethod
     def _sound_count(piper_voice, unit: str) -> int:
