@@ -118,6 +118,12 @@ def check_job(job: Job, progress: Progress | None = None) -> Job:
     elif "writer" not in given:
         updates.update(_writer(o, progress))
     o = o.model_copy(update=updates)
+    if o.writer == "offline" and job.screenplay is None and "writer" not in given:
+        from .languages import OFFLINE, language
+
+        if o.lang not in OFFLINE:
+            raise InputError(f"the offline writer writes English and Chinese only; for {language(o.lang).name} "
+                             f"give it a model: --llm MODEL --llm-base-url URL (any OpenAI-compatible server)")
     digest = format_digest(o)
     _check_names(o, given)
     tokens = {role: token_of(obj) for role, obj in sorted(given.items())}

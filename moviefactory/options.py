@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from .errors import ConfigError
 from .secrets import redact
 
-LANGUAGES = ("auto", "en", "zh")  # 'auto': from the theme's script
+LANGUAGES = ("auto", "en", "zh", "de", "fr", "es", "ru", "...")  # for help; configs/languages.yaml has them all
 
 
 def setting(default: Any, help: str, *, role: str = "film", flag: str | None = "", short: str | None = None,
@@ -107,8 +107,11 @@ class FilmOptions(BaseModel):
     @field_validator("lang")
     @classmethod
     def _language(cls, v: str) -> str:
-        if v not in LANGUAGES:
-            raise ValueError(f"unknown language {v!r}; choose {', '.join(LANGUAGES)}")
+        from .languages import languages
+
+        known = languages()
+        if v != "auto" and v not in known:
+            raise ValueError(f"unknown language {v!r}; choose auto or one of {', '.join(known)}")
         return v
 
     @field_validator("upscale", "interpolate")

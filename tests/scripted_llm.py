@@ -135,3 +135,35 @@ ZH_BIBLE = {"characters": [
 
 def zh_story() -> "Story":
     return Story(OutlineReply=ZH_OUTLINE, ScreenplayDraft=ZH_SCENES, CharacterBible=ZH_BIBLE)
+
+
+DE_OUTLINE = {
+    "title": "Der Tanz im Regen", "logline": "Ein kleiner Roboter lernt im Regen zu tanzen.", "tone": "warm, playful",
+    "characters": [{"name": "Bolt", "role": "small robot"}],
+    "scenes": [
+        {"beat": "setup", "setting": "rainy city street", "time_of_day": "dusk",
+         "summary": "Bolt watches people dance in the rain.", "characters": ["Bolt"]},
+        {"beat": "climax", "setting": "rainy city square", "time_of_day": "night",
+         "summary": "Bolt tries his first steps in the puddles.", "characters": ["Bolt"]},
+        {"beat": "resolution", "setting": "rainy city square", "time_of_day": "dawn",
+         "summary": "Bolt dances until the sun comes up.", "characters": ["Bolt"]},
+    ],
+}
+DE_SCENES = {"scenes": [
+    {"shots": [{"description": "a small round robot watching dancers under umbrellas in the rain",
+                "camera": "push_in", "duration": 5, "characters": ["Bolt"]}],
+     "narration": [{"speaker": "Erzähler", "text": "Jeden Abend schaute Bolt den Menschen im Regen zu."}]},
+    {"shots": [{"description": "the small robot splashing through puddles on a night square", "camera": "pan_left",
+                "duration": 5, "characters": ["Bolt"]}],
+     "narration": [{"speaker": "Narrator", "text": "Dann wagte er seinen ersten Schritt."},
+                   {"speaker": "Bolt", "text": "Schön, so schön!"}]},
+    {"shots": [{"description": "the robot spinning in the rain as the sky turns pink", "camera": "pull_out",
+                "duration": 6, "characters": ["Bolt"]}],
+     "narration": [{"speaker": "Narrator", "text": "Er tanzte, bis die Sonne über der Stadt aufging."}]},
+]}
+DE_BIBLE = {"characters": [{"name": "Bolt", "description": "a small round robot with a dented copper shell and "
+                                                            "glowing blue eyes", "gender": "m"}]}
+
+
+def de_story() -> "Story":
+    return Story(OutlineReply=DE_OUTLINE, ScreenplayDraft=DE_SCENES, CharacterBible=DE_BIBLE)

@@ -181,7 +181,7 @@ class EspeakTTS:
         return sorted(names, key=lambda n: (0, n[0], int(n[1:])) if re.fullmatch(r"[mf]\d+", n) else (1, n.lower(), 0))
 
     def voices(self, language: str) -> list[str]:
-        bases = _BASES.get(language, ())
+        bases = _BASES.get(language) or ((language,) if language.lower() in self._languages else ())
         return list(bases) + [f"{base}+{v}" for base in bases for v in self.variants()]
 
     def check_voice(self, voice_id: str, language: str) -> bool:

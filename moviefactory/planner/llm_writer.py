@@ -21,6 +21,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..config import load_format
 from ..errors import PlanningError
+from ..languages import language as film_language
 from ..screenplay import Character, Line, MusicBrief, Scene, Screenplay, Shot, Voice
 from ..screenplay.validation import describe_errors
 from . import repair as fix
@@ -33,7 +34,6 @@ from .subject import Lead, mentions, read_lead
 
 log = logging.getLogger(__name__)
 M = TypeVar("M", bound=BaseModel)
-LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese (Mandarin)"}
 REASKS = 1  # extra asks for what code cannot repair (wrong scene count, a scene without shots)
 
 
@@ -80,8 +80,8 @@ class LLMWriter:
     # -- helpers --------------------------------------------------------------------------------
     def _messages(self, req: PlanRequest, template: str, **variables: Any) -> list[dict[str, str]]:
         fmt = load_format(req.format)
-        language = "zh" if req.language == "zh" else "en"
-        common = dict(language=language, language_name=LANGUAGE_NAMES[language], vertical=fmt.height > fmt.width)
+        language = req.language
+        common = dict(language=language, language_name=film_language(language).name, vertical=fmt.height > fmt.width)
         system = render_prompt("writer_system.j2", length=round(req.seconds), **common)
         user = render_prompt(template, theme=quote(req.theme), **common, **variables)
         return [{"role": "system", "content": system}, {"role": "user", "content": user}]
@@ -101,8 +101,11 @@ class LLMWriter:
 
     @staticmethod
     def _subject(req: PlanRequest) -> Lead | None:
-        """The theme's own subject (who or what it is about), read as the offline writer reads it."""
-        language = "zh" if req.language == "zh" else "en"
+        """The theme's own subject (who or what it is about), read as the offline writer reads it (it
+        reads English and Chinese themes)."""
+        if req.language not in ("en", "zh"):
+            return None  # a theme in another language: its words are not in our lists
+        language = "zh" if fix.has_cjk(req.theme) else "en"
         return read_lead(req.theme, language, story_material("en"), story_material(language))
 
     # -- nodes ----------------------------------------------------------------------------------
@@ -120,7 +123,7 @@ class LLMWriter:
                                                    f"one per beat: {', '.join(arc)}"]
             told = " ".join([r.title, r.logline, *(f"{c.name} {c.role}" for c in r.characters),
                              *(s.summary for s in r.scenes)])
-            if lead is not None and not mentions(told, lead, english=req.language != "zh"):
+            if lead is not None and not mentions(told, lead, english=not fix.has_cjk(req.theme)):
                 wrong.append(f"the theme is about {lead.noun}, and the outline never mentions {lead.noun}: "
                              f"make {lead.noun} the centre of the story")
             return "; ".join(wrong) + ("." if wrong else "")
@@ -133,20 +136,20 @@ class LLMWriter:
         req, plan = state["request"], state["plan"]
         lead = self._subject(req)
         n, per = len(plan.scenes), req.seconds / len(plan.scenes)
-        language = "zh" if req.language == "zh" else "en"
-        budget = int(max(1.0, per - 2.0) * fix.WORDS_PER_SECOND[language] * req.speech_rate)
+        language, spoken = req.language, film_language(req.language)
+        budget = int(max(1.0, per - 2.0) * spoken.per_second * req.speech_rate)
         msgs = self._messages(req, "screenplay.j2", outline=material(plan.model_dump()), scenes=n,
                               per_scene=round(per), seconds=round(req.seconds), budget=budget,
                               shots_hint="1 to 3" if per <= 12 else "2 to 4",
-                              units="Chinese characters" if language == "zh" else "words")
+                              units="characters" if not spoken.spaced else "words")
 
         def check(r: ScreenplayDraft) -> str:
             wrong = [] if len(r.scenes) == n else [f"write exactly {n} scenes, one per outline scene, "
                                                    f"not {len(r.scenes)}"]
             wrong += [f"scene {i + 1} has no shots" for i, s in enumerate(r.scenes) if not s.shots]
             lines = [x.text for s in r.scenes for x in s.narration]
-            if any(fix.has_cjk(t) != (language == "zh") for t in lines):
-                wrong.append(f"every narration line must be written in {LANGUAGE_NAMES[language]}")
+            if any(fix.has_cjk(t) != (spoken.script == "cjk") for t in lines):
+                wrong.append(f"every narration line must be written in {spoken.name}")
             shots = [shot for s in r.scenes for shot in s.shots]
             if lead is not None and lead.head and shots:  # shot descriptions are English: the English noun
                 roles = {c.name: f"{c.name} {c.role}" for c in plan.characters}
@@ -226,7 +229,7 @@ class LLMWriter:
 
     def validate(self, state: PlanState) -> dict:
         req, plan, draft, cast = state["request"], state["plan"], state["draft"], state["cast"]
-        language = "zh" if req.language == "zh" else "en"
+        language = req.language
         fmt = load_format(req.format)
         trans = fix.transitions([d.transition for d in draft.scenes], fmt.scene_transition.duration)
         lines = [[Line(speaker=x.speaker, text=x.text[:600]) for x in d.narration] for d in draft.scenes]

@@ -360,6 +360,9 @@ class OfflineWriter:
         self.material_dir = str(material_dir) if material_dir else None  # None: prompts/ (yours first)
 
     def write(self, request: PlanRequest) -> Screenplay:
+        if request.language not in ("en", "zh"):
+            raise PlanningError(f"the offline writer writes English and Chinese only, not {request.language!r}: "
+                                "give it a model (--llm MODEL --llm-base-url URL)", stage="plan")
         try:
             return _Draft(request, self.material_dir).build()
         except ValidationError as exc:  # a flaw in the material, never the user's theme

@@ -20,8 +20,12 @@ SHOT_MIN, SHOT_MAX = 2.0, 8.0  # what the model is asked for
 SHOT_FLOOR = 1.0  # the shortest a shot is squeezed to when the film must fit its length
 TOLERANCE = 0.15  # the film may be this much longer or shorter than asked
 MAX_CAST = 6
-WORDS_PER_SECOND = {"en": 2.6, "zh": 4.5}  # English words, Chinese characters, at speech_rate 1.0
-_NARRATORS = {"narrator", "narration", "voice over", "voiceover", "voice-over", "vo", "v.o.", "旁白", "叙述者", "解说"}
+_NARRATORS = {"narrator", "narration", "voice over", "voiceover", "voice-over", "vo", "v.o.", "旁白", "叙述者", "解说",
+              # the word in the film languages (configs/languages.yaml), as a model writing in them names it
+              "erzähler", "erzählerin", "sprecher", "narrateur", "narratrice", "narrador", "narradora", "narratore",
+              "narratrice", "verteller", "berättare", "fortæller", "forteller", "kertoja", "narrator", "lektor",
+              "vypravěč", "povestitor", "narátor", "anlatıcı", "người kể chuyện", "рассказчик", "диктор",
+              "оповідач", "αφηγητής"}
 _CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef]")
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*")
 _PEOPLE = ("explorer", "detective", "keeper", "sailor", "old_woman", "guide", "fisherman", "girl", "boy")
@@ -177,7 +181,9 @@ def speech_seconds(texts: Sequence[str], language: str, rate: float) -> float:
                     for t in texts)
     else:
         units = sum(len(t.split()) for t in texts)
-    return units / (WORDS_PER_SECOND.get(language, 2.6) * rate)
+    from ..languages import language as film_language
+
+    return units / (film_language(language).per_second * rate)
 
 
 def narration_need(texts: Sequence[str], language: str, rate: float, overlap_in: float, overlap_out: float) -> float:
@@ -246,20 +252,28 @@ def fallback_look(name: str, role: str, taken: Iterable[str]) -> tuple[str, str]
 
 
 def _spare_voices(language: str) -> list[str]:
-    base = "cmn" if language == "zh" else "en"
+    base = "cmn" if language == "zh" else language
     return [f"{base}+{v}{i}" for v in "mf" for i in range(1, 8 if v == "m" else 6)]
+
+
+def _in_language(voice_id: str, language: str) -> str:
+    """An English pool's espeak voice for another language: en-us+m3 -> de+m3 (same variant)."""
+    if language in ("en", "zh"):
+        return voice_id
+    return f"{language}+{voice_id.partition('+')[2]}" if "+" in voice_id else language
 
 
 def assign_voices(language: str, cast: Sequence[tuple[str, str]], seed: int) -> tuple[Voice, dict[str, Voice]]:
     """The narrator's voice and one per character, all different, from the offline writer's pools."""
     pools = story_material("zh" if language == "zh" else "en")["voices"]
     rng = random.Random(zlib.crc32(f"{seed}|{language}|{'|'.join(n for n, _ in cast)}".encode()))
-    narrator = Voice(id=rng.choice(pools["narrator"]), pitch=50)
+    narrator = Voice(id=_in_language(rng.choice(pools["narrator"]), language), pitch=50)
     used, voices = {narrator.id}, {}
     for name, gender in cast:
         options = [v for v in pools[gender] if v not in used] or [v for v in _spare_voices(language) if v not in used]
         vid = rng.choice(options) if options else rng.choice(pools[gender])
-        voices[name] = Voice(id=vid, pitch=rng.randint(56, 66) if gender == "f" else rng.randint(36, 46))
+        voices[name] = Voice(id=_in_language(vid, language),
+                             pitch=rng.randint(56, 66) if gender == "f" else rng.randint(36, 46))
         used.add(vid)
     return narrator, voices
 

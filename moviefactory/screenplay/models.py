@@ -6,11 +6,11 @@ explains itself, and validation errors name the bad field.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
-Language = Literal["en", "zh"]
+Language = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}$")]  # configs/languages.yaml
 CameraMove = Literal["static", "push_in", "pull_out", "pan_left", "pan_right", "tilt_up", "tilt_down"]
 TimeOfDay = Literal["dawn", "day", "dusk", "night"]
 TransitionKind = Literal["cut", "crossfade", "fade_black"]
