@@ -232,3 +232,17 @@ def test_four_legged_subjects_stand_as_beasts_not_people(description, beast):
     ys, xs = np.nonzero(np.abs(with_figure - without).sum(axis=2) > 0.3)  # where the figure was painted
     width, height = xs.max() - xs.min(), ys.max() - ys.min()
     assert (width > 1.2 * height) if beast else (height > 1.5 * width), (width, height)
+
+
+def test_a_herd_is_more_than_one_beast():
+    day = dict(setting="snowy meadow", heading="EXT. SNOWY MEADOW - DAY", time_of_day="day")
+    counts = {}
+    for description in ("a giant wooly mammoth in the snow", "several giant wooly mammoths in the snow"):
+        shot, ctx = make_ctx(description=description, **day)
+        empty, _ = make_ctx(description=description, characters=(), **day)
+        mask = np.abs(paint_backdrop(ctx.scene, shot, ctx.seed, 600, 338)
+                      - paint_backdrop(ctx.scene, empty, ctx.seed, 600, 338)).sum(axis=2) > 0.3
+        columns = mask.any(axis=0).astype(int)  # separate figures: runs of painted columns
+        counts[description] = int(np.sum(np.diff(np.concatenate([[0], columns, [0]])) == 1))
+    one, herd = counts.values()
+    assert one == 1 and herd >= 2, counts

@@ -42,6 +42,8 @@ KEYWORDS: dict[str, tuple[str, ...]] = {
               "terrier", "hound", "bison", "buffalo", "moose", "elk", "reindeer", "dinosaur", "dragon", "unicorn",
               "qilin", "mouse", "mice", "rat", "donkey", "zebra", "cheetah", "lynx", "boar", "llama", "alpaca"),
     "trunk": ("mammoth", "elephant", "mastodon"),  # ... and these have a trunk
+    "herd": ("several", "herd", "two", "three", "four", "five", "flock", "pack", "pair", "family", "group", "many",
+             "两", "三", "几", "群"),  # ... and come more than one to a character
 }
 
 _SKIES = {  # (zenith, middle, horizon) per time of day, two variants each
@@ -435,7 +437,7 @@ class _Painter:
         """Up to four four-legged silhouettes (body, head, legs, tail; a trunk for the big ones) with a
         rim of light, facing the same way, walking in a loose line."""
         rng, u = self.rng, self.u
-        n = min(n, 4)
+        n = min(max(n, 3 if n and "herd" in self.f else n), 4)  # "several mammoths" is one character, three beasts
         size = min(0.26 * self.h, 0.34 * self.w) * (1.3 if "trunk" in self.f else 1.0)
         spacing = min(size * 1.5, self.w * 0.7 / max(n, 1))
         facing = 1 if rng.random() < 0.5 else -1
