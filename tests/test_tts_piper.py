@@ -138,3 +138,13 @@ def test_a_film_s_narration_is_piper_and_an_added_voice_is_chosen_by_name(tmp_pa
                                                        tmp_path / "direct.wav", rate=rate)
     stem, sr = read_wav(run / "audio" / "narration" / "s01-l01.wav")
     assert sr == 22050 and stem.tobytes() == read_wav(direct.path)[0].tobytes()
+
+
+def test_adding_a_voice_leaves_the_default_voice_s_lines_made(tts, tmp_path):
+    """The cache token names the voices lines fall back to, not every installed one: adding a British
+    voice must not re-speak a finished run's American lines."""
+    from moviefactory.audio.piper_tts import PiperVoiceFile, installed_voices
+
+    joe = installed_voices()["en_US-joe-medium"]
+    more = PiperTTS({joe.name: joe, "en_GB-x": PiperVoiceFile("en_GB-x", joe.model, joe.config, "en_GB")})
+    assert more.cache_token() == PiperTTS({joe.name: joe}).cache_token()

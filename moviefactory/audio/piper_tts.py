@@ -180,7 +180,12 @@ class PiperTTS:
     def cache_token(self) -> str:
         from importlib.metadata import version
 
-        files = ",".join(f"{v.name}:{v.model.stat().st_size}" for v in self._files.values())
+        # the voices a screenplay's espeak-style ids fall back to (a language's first); a voice named in a
+        # line is in that line's key already, so adding another voice leaves made lines made
+        defaults = {}
+        for v in self._files.values():
+            defaults.setdefault(v.lang, v)
+        files = ",".join(f"{v.name}:{v.model.stat().st_size}" for v in defaults.values())
         return f"piper-tts {version('piper-tts')} seeded-noise [{files}]"
 
     def voices(self, language: str) -> list[str]:

@@ -123,21 +123,21 @@ def _read_en(theme: str, en: dict) -> Lead | None:
             quantity, collective, i = True, " ".join(words[max(0, i - 1):i + 2]), i + 2
         else:
             break
-    np: list[str] = []
-    while i < len(words) and len(np) < 5:
+    noun_phrase: list[str] = []
+    while i < len(words) and len(noun_phrase) < 5:
         w, low = words[i], lowered[i]
         if w == "," or low in stop - set(r["adjective_stopwords"]) or low.endswith(("'s", "'")):
             if low.endswith(("'s", "'")) and low not in stop:
-                np.append(w[:-2] if low.endswith("'s") else w[:-1])
+                noun_phrase.append(w[:-2] if low.endswith("'s") else w[:-1])
                 i += 1
             break
-        if np and (_verb_base(w, verbs) and low not in r["nouns"]
-                   or _plural(np[-1], False, r) and np[-1].lower() not in r["singular_nouns"]):
+        if noun_phrase and (_verb_base(w, verbs) and low not in r["nouns"]
+                            or _plural(noun_phrase[-1], False, r) and noun_phrase[-1].lower() not in r["singular_nouns"]):
             break  # a verb, or the word after a plural head noun: the subject is over
-        np.append(w)
+        noun_phrase.append(w)
         i += 1
     adjectives = set(r["adjective_stopwords"])
-    content = [w for w in np if w.lower() not in stop or w.lower() in adjectives]
+    content = [w for w in noun_phrase if w.lower() not in stop or w.lower() in adjectives]
     if not content or content[-1].lower() in adjectives | set(en["abstract_words"]) | set(r["not_subjects"]):
         return None
     head = content[-1]
