@@ -167,3 +167,18 @@ DE_BIBLE = {"characters": [{"name": "Bolt", "description": "a small round robot 
 
 def de_story() -> "Story":
     return Story(OutlineReply=DE_OUTLINE, ScreenplayDraft=DE_SCENES, CharacterBible=DE_BIBLE)
+
+
+def _translated(outline: dict, lines: list[list[tuple[str, str]]], title: str, logline: str) -> "Story":
+    """DE_STORY's film with its title, logline and narration in another language."""
+    scenes = [{**scene, "narration": [{"speaker": who, "text": text} for who, text in said]}
+              for scene, said in zip(DE_SCENES["scenes"], lines)]
+    return Story(OutlineReply={**outline, "title": title, "logline": logline}, ScreenplayDraft={"scenes": scenes},
+                 CharacterBible=DE_BIBLE)
+
+
+def ar_story() -> "Story":
+    return _translated(DE_OUTLINE, [[("Narrator", "كل مساء كان بولت يراقب الناس تحت المطر.")],
+                                    [("Narrator", "ثم تجرأ على خطوته الأولى."), ("Bolt", "جميل، جميل جدا!")],
+                                    [("Narrator", "رقص حتى أشرقت الشمس فوق المدينة.")]],
+                       "الرقص تحت المطر", "روبوت صغير يتعلم الرقص تحت المطر.")

@@ -91,3 +91,41 @@ def test_a_german_film_written_by_a_model_spoken_by_espeak_in_german(tmp_path):
     rate = load_format("widescreen", draft=True).speech_rate
     direct = EspeakTTS().speak(first, Voice(**screenplay["narrator"]), "de", tmp_path / "direct.wav", rate=rate)
     assert (run_dir / "audio" / "narration" / "s01-l01.wav").read_bytes() == Path(direct.path).read_bytes()
+
+
+def test_an_arabic_film_has_arabic_narration_and_captions_drawn_right_to_left(tmp_path):
+    """--lang ar: espeak-ng's Arabic voice, captions styled in the Arabic font, and in the film's frames
+    the caption is the Arabic line shaped right to left (the likeness test_scripts uses)."""
+    import av
+    import numpy as np
+
+    from moviefactory.media.subtitles import font_pixels
+    from moviefactory.config import load_format
+    from scripted_llm import ar_story
+    from test_scripts import _ink, _likeness, _reference
+
+    story = ar_story()
+    with FakeOpenAI(default=Reply(respond=story)) as server:
+        proc = subprocess.run(
+            [sys.executable, "-m", "moviefactory", "make", "روبوت يتعلم الرقص تحت المطر",
+             "--llm", "test-model", "--llm-base-url", server.base_url, "--seconds", "15",
+             "--format", "widescreen", "--music", "none", "--sfx", "none", "--output", str(tmp_path)],
+            env={**os.environ, "OPENAI_API_KEY": "sk-test"}, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "Arabic" in story.bodies_of("ScreenplayDraft")[0]["messages"][0]["content"]
+    run_dir = next(tmp_path.iterdir())
+    screenplay = json.loads((run_dir / "screenplay.json").read_text())
+    assert screenplay["language"] == "ar" and screenplay["narrator"]["id"].startswith("ar")
+    ass = pysubs2.load(str(run_dir / "film.ass"))
+    assert ass.styles["Default"].fontname == "Noto Sans Arabic"
+    cue = next(c for c in pysubs2.load(str(run_dir / "film.srt")) if "\n" not in c.plaintext)
+    # the frame in the middle of that cue: its caption against Pillow/raqm's drawing of the line
+    with av.open(str(run_dir / "film.mp4")) as film:
+        stream = film.streams.video[0]
+        middle = (cue.start + cue.end) / 2000
+        frame = next(f for f in film.decode(stream) if f.time >= middle)
+        img = frame.to_ndarray(format="rgb24")
+    white = np.where((img.min(axis=2) > 200), 255, 0).astype(np.uint8)  # the text, not the picture
+    caption = white[int(img.shape[0] * 0.6):]
+    size = font_pixels(load_format("widescreen"))
+    assert _likeness(_ink(caption), _ink(_reference(cue.plaintext, "ar", size, shaped=True))) > 0.6

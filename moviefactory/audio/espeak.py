@@ -20,6 +20,7 @@ import sys
 import tempfile
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -115,17 +116,37 @@ class _Unit:
 
 
 def caption_units(text: str) -> list[_Unit]:
-    """The words captions show: a CJK character, or a run between separators, without outer punctuation."""
+    """The words captions show: a CJK character, a run between separators, or a phrase of a run in a
+    script written without spaces (Thai), each without outer punctuation."""
     units = []
-    for m in _TOKEN.finditer(text):
-        a, b = m.span()
+    for a0, b0 in _spans(text):
+        a, b = a0, b0
         while a < b and unicodedata.category(text[a]).startswith("P"):
             a += 1
         while b > a and unicodedata.category(text[b - 1]).startswith("P"):
             b -= 1
         if a < b:
-            units.append(_Unit(text[a:b], m.span()))
+            units.append(_Unit(text[a:b], (a0, b0)))
     return units
+
+
+def _spans(text: str) -> Iterator[tuple[int, int]]:
+    """Token spans; a run in a script written without spaces (Thai) is cut into its phrases."""
+    from ..languages import script_of
+
+    for m in _TOKEN.finditer(text):
+        a, b = m.span()
+        script = script_of(m.group())
+        if script.spaced or len(m.group()) == 1:
+            yield a, b
+            continue
+        for piece in script.phrases(m.group()):
+            at = text.find(piece, a, b)
+            if at < 0:  # pragma: no cover - phrases are pieces of the token, in order
+                yield a, b
+                break
+            yield at, at + len(piece)
+            a = at + len(piece)
 
 
 def _timings(text: str, events: list[tuple[int, float]], speech_end: float) -> tuple[WordTiming, ...]:

@@ -135,9 +135,10 @@ def eval_cmd(
 
 @app.command()
 def doctor() -> None:
-    """Check that ffmpeg, espeak-ng and the caption font are usable here."""
+    """Check that ffmpeg, espeak-ng and the caption fonts are usable here."""
     from ..audio import create_tts
     from ..media.ffmpeg import ffmpeg_binary, run_ffmpeg
+    from ..languages import caption_fonts
     from ..resources import cjk_font
 
     ok = True
@@ -145,6 +146,7 @@ def doctor() -> None:
         "ffmpeg": lambda: run_ffmpeg(ffmpeg_binary(), ["-version"], stage="doctor") and ffmpeg_binary(),
         "espeak-ng": lambda: create_tts("espeak").cache_token(),
         "caption font": lambda: str(cjk_font()),
+        "caption fonts": lambda: ", ".join(family for _, family in caption_fonts()),
     }
     for name, check in checks.items():
         try:

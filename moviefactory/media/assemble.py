@@ -24,7 +24,7 @@ import ffmpeg as ffx
 
 from ..config import Format
 from ..errors import AssemblyError, ToolError
-from ..resources import cjk_font
+from ..resources import caption_fonts_dir
 from ..timeline.model import AudioClip, Timeline
 from .ffmpeg import X264_REPEATABLE, run_ffmpeg
 from .files import atomic_path
@@ -221,7 +221,7 @@ def encoder_args(timeline: Timeline, fmt: Format, ass: Path | None, out: Path) -
     picture = ffx.input("pipe:0", f="rawvideo", pix_fmt="yuv420p", video_size=(timeline.width, timeline.height),
                         framerate=rate).video
     if ass is not None and timeline.cues:
-        picture = picture.filter("ass", filename=str(ass), fontsdir=str(cjk_font().parent))
+        picture = picture.filter("ass", filename=str(ass), fontsdir=str(caption_fonts_dir()))
     enc = fmt.encoder
     repeatable = {"x264-params": X264_REPEATABLE} if enc.video_codec == "libx264" else {}
     return ffx.output(picture, str(out), f="mp4", vcodec=enc.video_codec, preset=enc.preset, crf=enc.crf,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pysubs2
 
 from ..config import CaptionStyle, Format
-from ..resources import CJK_FONT_FAMILY, CJK_FONT_INDEX_SC, cjk_font
+from ..languages import language as film_language
 from ..timeline.captions import Measure
 from ..timeline.model import Cue, Timeline
 from .files import atomic_path
@@ -20,9 +20,23 @@ def font_pixels(fmt: Format) -> int:
     return max(8, round(fmt.caption.font_size * fmt.height))
 
 
-def caption_measure(fmt: Format) -> Measure:
-    """Width in pixels of a caption string as libass will draw it (same font, size and weight)."""
-    font = _font(font_pixels(fmt))
+def ass_font_size(fmt: Format, language: str) -> int:
+    """The style's font size for the language's script: letters as big as the format's Latin ones
+    (libass sizes a font by its line height, which differs from script to script: see Script.line_height)."""
+    return round(font_pixels(fmt) * film_language(language).script.line_height / _latin_line_height())
+
+
+def _latin_line_height() -> float:
+    from ..languages import scripts
+
+    return scripts()["latin"].line_height
+
+
+def caption_measure(fmt: Format, language: str = "en") -> Measure:
+    """Width in pixels of a caption string as libass will draw it (the language's font, size and
+    weight, shaped by HarfBuzz as libass shapes it)."""
+    # Pillow sizes a font by its em: the em libass draws at ass_font_size
+    font = _font(language, round(font_pixels(fmt) / _latin_line_height()))
     # libass emboldens synthetically and strokes an outline on both sides: leave room for both.
     extra = 2 * fmt.caption.outline * fmt.height
     scale = 1.06 if fmt.caption.bold else 1.0
@@ -30,10 +44,11 @@ def caption_measure(fmt: Format) -> Measure:
 
 
 @lru_cache(maxsize=8)
-def _font(size: int):
+def _font(language: str, size: int):
     from PIL import ImageFont
 
-    return ImageFont.truetype(str(cjk_font()), size, index=CJK_FONT_INDEX_SC)
+    script = film_language(language).script
+    return ImageFont.truetype(str(script.font_file()), size, index=script.index)
 
 
 def _colour(value: str) -> pysubs2.Color:
@@ -53,16 +68,19 @@ def _ms(t) -> int:
     return round(float(t) * 1000)
 
 
-def _style(fmt: Format) -> pysubs2.SSAStyle:
+def _style(fmt: Format, language: str) -> pysubs2.SSAStyle:
     c: CaptionStyle = fmt.caption
     return pysubs2.SSAStyle(
-        fontname=CJK_FONT_FAMILY, fontsize=font_pixels(fmt), bold=c.bold,
+        fontname=film_language(language).script.font, fontsize=ass_font_size(fmt, language), bold=c.bold,
         primarycolor=_colour(c.primary_colour), secondarycolor=_colour(c.secondary_colour),
         outlinecolor=pysubs2.Color(0, 0, 0, 0), backcolor=pysubs2.Color(0, 0, 0, 128),
         outline=round(c.outline * fmt.height, 1), shadow=round(c.shadow * fmt.height, 1),
         alignment=pysubs2.Alignment(c.alignment),
         marginl=round(c.safe_area.left * fmt.width), marginr=round(c.safe_area.right * fmt.width),
         marginv=round(c.safe_area.bottom * fmt.height),
+        # -1: libass finds each line's base direction from its text (else it is left to right, and an
+        # Arabic line's full stop lands at its right end); kept at 1 for left-to-right scripts.
+        encoding=-1 if film_language(language).script.rtl else 1,
     )
 
 
@@ -92,14 +110,14 @@ def write_subtitles(timeline: Timeline, fmt: Format, stem: Path) -> dict[str, Pa
     styled = pysubs2.SSAFile()
     styled.info.update({"PlayResX": str(fmt.width), "PlayResY": str(fmt.height), "WrapStyle": "2",
                         "ScaledBorderAndShadow": "yes", "Title": timeline.title})
-    styled.styles["Default"] = _style(fmt)
+    styled.styles["Default"] = _style(fmt, timeline.language)
     pos = ""
     if fmt.caption.position_y is not None:
         pos = f"{{\\an{fmt.caption.alignment}\\pos({fmt.width // 2},{round(fmt.caption.position_y * fmt.height)})}}"
     for cue in timeline.cues:
         start, end = _ms(cue.start), _ms(cue.end)
         plain.append(pysubs2.SSAEvent(start=start, end=end, text="\\N".join(_clean(ln) for ln in cue.lines)))
-        body = _karaoke(cue, "" if timeline.language == "zh" else " ") if fmt.caption.style == "karaoke" and cue.words else "\\N".join(
+        body = _karaoke(cue, " " if film_language(timeline.language).spaced else "") if fmt.caption.style == "karaoke" and cue.words else "\\N".join(
             _clean(ln) for ln in cue.lines)
         styled.append(pysubs2.SSAEvent(start=start, end=end, text=pos + body))
     written = {}

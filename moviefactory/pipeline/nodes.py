@@ -270,7 +270,7 @@ class Nodes:
         track = TrackRef(music["path"], music["duration"], music.get("tempo_bpm"), music.get("beats_per_bar")) \
             if music else None
         effects = {k: SfxRef(v["path"], v["duration"], k) for k, v in sfx.items()}
-        return build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt), music=track, sfx=effects,
+        return build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt, screenplay.language), music=track, sfx=effects,
                               bridges={k: ClipRef(v["path"], v["frames"]) for k, v in bridges.items()})
 
     # 5. Assemble ----------------------------------------------------------------------------------

@@ -36,5 +36,13 @@ create_writer = _REGISTRY.create
 
 
 def detect_language(theme: str) -> str:
-    """'zh' when the theme is written in Chinese characters, else 'en'."""
-    return "zh" if len(_CJK.findall(theme)) >= max(1, len(theme.strip()) // 4) else "en"
+    """'zh' when the theme is written in Chinese characters; for another script (kana, Arabic, Thai,
+    Cyrillic...) the first film language written in it; else 'en'. Latin-script languages are not
+    told apart: --lang says which."""
+    from ..languages import languages, script_of
+
+    if len(_CJK.findall(theme)) >= max(1, len(theme.strip()) // 4) and not re.search("[\u3040-\u30ff]", theme):
+        return "zh"
+    script = script_of(theme)
+    return next((code for code, lang in languages().items() if lang.script_name == script.name and
+                 script.name != "latin"), "en")

@@ -148,7 +148,7 @@ class LLMWriter:
                                                    f"not {len(r.scenes)}"]
             wrong += [f"scene {i + 1} has no shots" for i, s in enumerate(r.scenes) if not s.shots]
             lines = [x.text for s in r.scenes for x in s.narration]
-            if any(fix.has_cjk(t) != (spoken.script == "cjk") for t in lines):
+            if any(not spoken.script.written_in(t) for t in lines):
                 wrong.append(f"every narration line must be written in {spoken.name}")
             shots = [shot for s in r.scenes for shot in s.shots]
             if lead is not None and lead.head and shots:  # shot descriptions are English: the English noun

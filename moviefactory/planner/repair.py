@@ -175,15 +175,15 @@ def referenced(plan: OutlineReply, draft: ScreenplayDraft) -> list[str]:
 
 # timing -----------------------------------------------------------------------------------------
 def speech_seconds(texts: Sequence[str], language: str, rate: float) -> float:
-    rate = min(2.0, max(0.5, rate or 1.0))
-    if language == "zh":
-        units = sum(len(re.findall(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]", t)) + len(_WORD.findall(t))
-                    for t in texts)
-    else:
-        units = sum(len(t.split()) for t in texts)
     from ..languages import language as film_language
 
-    return units / (film_language(language).per_second * rate)
+    rate = min(2.0, max(0.5, rate or 1.0))
+    spoken = film_language(language)
+    if spoken.spaced:
+        units = sum(len(t.split()) for t in texts)
+    else:  # characters of the script, and any Latin words among them
+        units = sum(sum(1 for ch in t if spoken.script.share(ch)) + len(_WORD.findall(t)) for t in texts)
+    return units / (spoken.per_second * rate)
 
 
 def narration_need(texts: Sequence[str], language: str, rate: float, overlap_in: float, overlap_out: float) -> float:

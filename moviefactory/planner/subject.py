@@ -209,6 +209,15 @@ def _jieba(words: tuple[tuple[str, str], ...]):
     return jieba.posseg
 
 
+def jieba_words(text: str) -> list[str]:
+    """Chinese `text` as jieba's words, the lexicon's kept whole (where captions may break a line)."""
+    from .material import story_material
+
+    lexicon: dict[str, dict] = story_material("zh").get("lexicon", {})
+    posseg = _jieba(tuple(sorted((w, _TAGS[e["kind"]]) for w, e in lexicon.items())))
+    return [t.word for t in posseg.cut(text) if t.word.strip()]
+
+
 _TAGS = {"being": "n", "thing": "n", "place": "s", "time": "t", "action": "v", "look": "a"}
 
 

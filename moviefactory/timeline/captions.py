@@ -19,6 +19,7 @@ from fractions import Fraction
 from typing import Callable, Sequence
 
 from ..config import CaptionStyle
+from ..languages import language as film_language
 from ..reading import cps_limit, reading_chars
 from .model import Cue, Word
 
@@ -26,7 +27,7 @@ Measure = Callable[[str], float]
 Chunk = tuple[int, ...]  # positions of a cue's words in its line
 CLAUSE_END = tuple(",;:，、；：")
 SENTENCE_END = tuple(".!?。！？…")
-CJK_TRIM = "，。、；：！？…,.;:"
+CJK_TRIM = "，。、；：！？…,.;:「」『』"
 _ATTACHED = re.compile(r"[^\w\s]*")
 HOLD = Fraction(1, 4)  # a cue lingers this long after its last word, if nothing follows
 # Subtitle files round a cue's start and end (.ass to centiseconds): a cue kept on to be read stays
@@ -40,10 +41,12 @@ def ms(seconds: float) -> Fraction:
 
 
 def wrap(words: Sequence[str], joiner: str, max_width: float, measure: Measure) -> list[str]:
-    """Greedy wrap of `words` (for CJK: characters) into lines no wider than `max_width` pixels."""
+    """Greedy wrap of `words` (for unspaced scripts: phrases) into lines no wider than `max_width`
+    pixels. An unspaced phrase wider than a line is broken between its characters."""
     lines: list[str] = []
     current: list[str] = []
-    for w in words:
+    pieces = [c for w in words for c in (list(w) if not joiner and measure(w) > max_width else [w])]
+    for w in pieces:
         trial = joiner.join([*current, w])
         if current and measure(trial) > max_width:
             lines.append(joiner.join(current))
@@ -56,8 +59,12 @@ def wrap(words: Sequence[str], joiner: str, max_width: float, measure: Measure) 
 
 
 def _units(text: str, language: str) -> list[str]:
-    # Chinese wraps between any two characters; other languages at spaces.
-    return list(text) if language == "zh" else text.split()
+    # Where a line may break: spaces, or the phrases of a script written without them (zh, ja, th).
+    return film_language(language).script.phrases(text)
+
+
+def _joiner(language: str) -> str:
+    return " " if film_language(language).spaced else ""
 
 
 def caption_cues(
@@ -78,7 +85,7 @@ def caption_cues(
     `text` is the line as written: TTS word lists drop punctuation, and the punctuation is what
     says where a caption may break.
     """
-    joiner = "" if language == "zh" else " "
+    joiner = _joiner(language)
     spelled = with_punctuation(text, [t for t, _, _ in words]) if text else [t.strip() for t, _, _ in words]
     line = _Line([Word(_display(raw, style, language), offset + ms(s), offset + ms(e))
                   for raw, (_, s, e) in zip(spelled, words)], spelled, line_end, joiner, language, style,
@@ -106,7 +113,7 @@ def _group(line: _Line) -> list[Chunk]:
                 current = ()
             continue
         trial = (*current, i)
-        too_many = line.language != "zh" and len(trial) > style.max_words
+        too_many = bool(line.joiner) and len(trial) > style.max_words
         if current and (too_many or not line.fits(trial)):
             chunks.append(current)
             trial = (i,)
@@ -206,7 +213,7 @@ class _Line:
         words = self.shown[a:b]
         crosses = int(any(i in self.sentence_ends for i in words[:-1]))
         moved = int(b < len(self.shown) and b not in breaks) + sum(1 for k in breaks if a < k < b)
-        extra = max(0, len(words) - self.style.max_words) if self.language != "zh" else 0
+        extra = max(0, len(words) - self.style.max_words) if self.joiner else 0
         return crosses, extra, moved
 
 
@@ -236,6 +243,7 @@ def _breaks_at_clause(current: Sequence[int], style: CaptionStyle) -> bool:
 
 
 def _display(text: str, style: CaptionStyle, language: str) -> str:
-    # Chinese captions carry no punctuation; the pause between cues says it.
-    text = text.strip().strip(CJK_TRIM) if language == "zh" else text.strip()
+    # Captions in unspaced scripts (zh, ja, th) carry no punctuation at their ends; the pause between
+    # cues says it.
+    text = text.strip() if film_language(language).spaced else text.strip().strip(CJK_TRIM)
     return text.upper() if style.uppercase else text
