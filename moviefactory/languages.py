@@ -171,5 +171,34 @@ def caption_fonts() -> list[tuple[Path, str]]:
     return list(seen.items())
 
 
+def caption_fonts_dir() -> Path:
+    """One folder with every installed caption font (configs/scripts.yaml), for libass's fontsdir: it
+    takes one folder, and a line mixing scripts needs the fonts of all of them."""
+    import hashlib
+    import shutil
+    import tempfile
+
+    from .audio.library import cache_dir
+    from .resources import cjk_font
+
+    files = sorted({f for f, _ in caption_fonts()} | {cjk_font()})
+    key = hashlib.sha256("\n".join(map(str, files)).encode()).hexdigest()[:12]
+    folder = cache_dir() / "fonts" / key
+    if folder.is_dir():
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".fonts-", dir=folder.parent))
+    for f in files:
+        try:
+            (staging / f.name).symlink_to(f)
+        except OSError:  # no symlinks here (Windows without the right): copy
+            shutil.copy2(f, staging / f.name)
+    try:
+        staging.rename(folder)
+    except OSError:  # another process made it first
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder
+
+
 # the languages the offline writer has material for
 OFFLINE = ("en", "zh")

@@ -99,35 +99,6 @@ def cjk_font() -> Path:
     return Path(str(noto_cjk_sans_otc.FONT_PATH))
 
 
-def caption_fonts_dir() -> Path:
-    """One folder with every installed caption font (configs/scripts.yaml), for libass's fontsdir: it
-    takes one folder, and a line mixing scripts needs the fonts of all of them."""
-    import hashlib
-    import shutil
-    import tempfile
-
-    from .audio.library import cache_dir
-    from .languages import caption_fonts
-
-    files = sorted({f for f, _ in caption_fonts()} | {cjk_font()})
-    key = hashlib.sha256("\n".join(map(str, files)).encode()).hexdigest()[:12]
-    folder = cache_dir() / "fonts" / key
-    if folder.is_dir():
-        return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".fonts-", dir=folder.parent))
-    for f in files:
-        try:
-            (staging / f.name).symlink_to(f)
-        except OSError:  # no symlinks here (Windows without the right): copy
-            shutil.copy2(f, staging / f.name)
-    try:
-        staging.rename(folder)
-    except OSError:  # another process made it first
-        shutil.rmtree(staging, ignore_errors=True)
-    return folder
-
-
 # Face index of "Noto Sans CJK SC" inside the collection (JP, KR, SC, TC, HK, then mono faces).
 CJK_FONT_INDEX_SC = 2
 CJK_FONT_FAMILY = "Noto Sans CJK SC"

@@ -8,11 +8,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from moviefactory.audio.espeak import caption_units
 from moviefactory.config import load_format
-from moviefactory.languages import caption_fonts, language, languages, script_of, scripts
+from moviefactory.languages import caption_fonts, caption_fonts_dir, language, languages, script_of, scripts
 from moviefactory.media.ffmpeg import ffmpeg_binary, run_ffmpeg
 from moviefactory.media.subtitles import caption_measure, font_pixels, write_subtitles
 from moviefactory.planner import detect_language
-from moviefactory.resources import caption_fonts_dir
 from moviefactory.timeline.captions import caption_cues, wrap
 from moviefactory.timeline.model import Cue, Timeline
 

@@ -138,15 +138,13 @@ def doctor() -> None:
     """Check that ffmpeg, espeak-ng and the caption fonts are usable here."""
     from ..audio import create_tts
     from ..media.ffmpeg import ffmpeg_binary, run_ffmpeg
-    from ..languages import caption_fonts
-    from ..resources import cjk_font
+    from ..languages import caption_fonts, caption_fonts_dir
 
     ok = True
     checks = {
         "ffmpeg": lambda: run_ffmpeg(ffmpeg_binary(), ["-version"], stage="doctor") and ffmpeg_binary(),
         "espeak-ng": lambda: create_tts("espeak").cache_token(),
-        "caption font": lambda: str(cjk_font()),
-        "caption fonts": lambda: ", ".join(family for _, family in caption_fonts()),
+        "caption fonts": lambda: ", ".join(family for _, family in caption_fonts()) + f" ({caption_fonts_dir()})",
     }
     for name, check in checks.items():
         try:

@@ -24,7 +24,7 @@ import ffmpeg as ffx
 
 from ..config import Format
 from ..errors import AssemblyError, ToolError
-from ..resources import caption_fonts_dir
+from ..languages import caption_fonts_dir
 from ..timeline.model import AudioClip, Timeline
 from .ffmpeg import X264_REPEATABLE, run_ffmpeg
 from .files import atomic_path

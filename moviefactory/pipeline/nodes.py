@@ -20,6 +20,7 @@ from ..media.camera import is_still, preview_path, rgb_from_yuv420
 from ..media.contact_sheet import write_contact_sheet
 from ..media.files import atomic_path, write_text
 from ..media.picture import middle_frames
+from ..planner.material import material_token
 from ..media.subtitles import caption_measure, write_subtitles
 from ..planner import PlanRequest
 from ..renderers import RenderContext
@@ -58,7 +59,8 @@ class Nodes:
         self._event("plan", "start")
         req, run, o = state["request"], self.c.run, self.c.options
         key = cache_key("plan", request=req, writer=self.c.tokens.get("writer") or [
-            o.writer, o.llm, public_url(o.llm_base_url), o.llm_temperature, o.llm_max_tokens, o.llm_max_repairs])
+            o.writer, o.llm, public_url(o.llm_base_url), o.llm_temperature, o.llm_max_tokens, o.llm_max_repairs,
+            *([material_token(req["language"])] if o.writer == "offline" else [])])
         if run.cached(run.plan, key) is not None:  # the writer is not asked twice for the same film
             screenplay = Screenplay.model_validate_json(run.plan.read_text(encoding="utf-8"))
         elif state.get("plan") is not None:  # plan.json was deleted: the checkpoint still has it

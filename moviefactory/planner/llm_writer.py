@@ -252,7 +252,9 @@ class LLMWriter:
             length = sum(durations[i])
             scenes.append(Scene(id=f"s{i + 1:02d}", heading=f"{'INT' if d.interior else 'EXT'}. {o.setting.upper()} - "
                                 f"{o.time_of_day.upper()}", setting=o.setting, time_of_day=o.time_of_day, beat=o.beat,
-                                shots=shots, narration=tuple(lines[i]), sound_cues=fix.clean_cues(d.sound_cues, length),
+                                shots=shots, narration=tuple(lines[i]),
+                                sound_cues=fix.clean_cues(d.sound_cues, length) or fix.bed_cue(
+                                    o.setting, [x.description for x in shots], o.time_of_day, length),
                                 transition=trans[i]))
         try:
             film = Screenplay.model_validate(Screenplay(

@@ -21,6 +21,18 @@ def story_material(language: str, root: str | None = None) -> dict:
     return _read(str(path))
 
 
+def material_token(language: str) -> str:
+    """A digest of the material a film in `language` is written from: editing it writes the film anew."""
+    import hashlib
+
+    from ..resources import prompt_path
+
+    h = hashlib.sha256()
+    for lang in dict.fromkeys(("en", language if language in ("en", "zh") else "en")):
+        h.update(prompt_path(f"offline/{lang}.yaml").read_bytes())
+    return h.hexdigest()[:16]
+
+
 @cache
 def _read(path: str) -> dict:  # read once per process
     return yaml.safe_load(Path(path).read_text(encoding="utf-8"))

@@ -20,6 +20,7 @@ from ..errors import PlanningError
 from ..screenplay import NARRATOR, Character, Line, MusicBrief, Scene, Screenplay, Shot, SoundCue, Transition, Voice
 from .base import PlanRequest, register_writer
 from .material import find_keyword, story_material
+from .sound import scene_ambience, scene_events, theme_music
 from .subject import Lead, read_lead
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -273,13 +274,21 @@ class _Draft:
             left = round(left - out[-1], 1)
         return out + [round(left, 1)]
 
-    def extras(self, i: int, beats: list[str], dur: float, th: _Theme) -> tuple[tuple[SoundCue, ...], Transition]:
-        """0-2 sound cues from the setting, and the transition into the next scene."""
+    def extras(self, i: int, beats: list[str], dur: float, th: _Theme, loc: str, time: str,
+               shots: list[Shot]) -> tuple[tuple[SoundCue, ...], Transition]:
+        """The scene's sound (its bed, from its setting, and what is heard in it, from the subject, its
+        action and the shots) and the transition into the next scene."""
         rng, en, n = self.rng, self.en, len(beats)
-        sounds = en["settings"][th.world]["sounds"] + en["weather"].get(th.weather, {}).get("sounds", [])
-        cues = []
-        for what in rng.sample(sounds, k=min(len(sounds), rng.choice([0, 1, 1, 2]))):
-            at = round(rng.uniform(0, dur * 0.6), 1)
+        seen = [s.description for s in shots]
+        bed = scene_ambience(loc, seen, time, en["ambience"])
+        heard = scene_events(seen, en["events"], th.lead, str(self.req.theme))
+        heard += [w for w in en["weather"].get(th.weather, {}).get("sounds", []) if w not in heard]
+        if bed is None and not heard:  # nothing named: the world's own sounds
+            heard = list(en["settings"][th.world]["sounds"])
+        cues = [SoundCue(description=bed, at=0.0, duration=round(min(dur, 8.0), 1))] if bed else []
+        if heard and rng.random() < 0.85:
+            what = heard[0] if rng.random() < 0.7 else rng.choice(heard)
+            at = round(rng.uniform(min(0.5, dur * 0.3), dur * 0.6), 1)
             cues.append(SoundCue(description=what, at=at, duration=round(min(rng.uniform(2, 4), dur - at), 1)))
         if i == n - 1 or rng.random() < 0.2 and not (n >= 4 and beats[i + 1] == "climax"):
             return tuple(cues), Transition(kind="cut")
@@ -335,19 +344,22 @@ class _Draft:
             for j, length in enumerate(parts):
                 shots.append(self.shot(f"{sid}-sh{j + 1:02d}", beat, j, len(parts), loc, time, th, cast, cam, length))
                 cam = shots[-1].camera
-            cues, tr = self.extras(i, beats, dur, th)
+            cues, tr = self.extras(i, beats, dur, th, loc, time, shots)
             scenes.append(Scene(id=sid, heading=f"{'INT' if inside else 'EXT'}. {loc.upper()} - {time.upper()}",
                                 setting=loc, time_of_day=time, beat=beat, shots=tuple(shots),
                                 narration=tuple(scripts[i]), sound_cues=cues, transition=tr))
         mood = en["settings"]["lab" if th.explainer else th.world]
-        music = MusicBrief(mood=mood["music"]["mood"], instruments=tuple(mood["music"]["instruments"]),
-                           tempo_bpm=min(200, mood["music"]["tempo"] + pace["tempo_boost"]))
+        brief = dict(mood["music"], tone=mood["tone"])
+        if not th.explainer:  # the theme's own mood over its world's: giant mammoths are epic, a cute cat playful
+            brief = theme_music(str(req.theme), en["moods"], th.lead) or brief
+        music = MusicBrief(mood=brief["mood"], instruments=tuple(brief["instruments"]),
+                           tempo_bpm=min(200, brief["tempo"] + pace["tempo_boost"]))
         if th.lead is not None:
             logline = self.fill(rng.choice(self.t("subject_loglines")), dict(vs[0], subject=th.lead.ref))
         else:
             logline = self.fill(rng.choice(self.t("loglines", self.genre)), vs[0])
         return Screenplay(title=th.title[:120], logline=logline,
-                          tone=mood["tone"], language=self.lang, narrator=narrator, scenes=tuple(scenes),
+                          tone=brief["tone"], language=self.lang, narrator=narrator, scenes=tuple(scenes),
                           characters=tuple(c for _, c in cast), music=music)
 
 

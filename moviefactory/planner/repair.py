@@ -238,6 +238,15 @@ def clean_cues(cues: Sequence[DraftCue], duration: float) -> tuple[SoundCue, ...
     return tuple(out)
 
 
+def bed_cue(setting: str, shots: Sequence[str], time_of_day: str, duration: float) -> tuple[SoundCue, ...]:
+    """A scene the model gave no sound: its place's bed, as the offline writer would give it (waves for
+    a coast, wind for snow), or nothing when its setting names no place the tables know."""
+    from .sound import scene_ambience
+
+    bed = scene_ambience(setting, shots, time_of_day, story_material("en")["ambience"])
+    return (SoundCue(description=bed, at=0.0, duration=round(min(duration, 8.0), 2)),) if bed else ()
+
+
 # characters and voices --------------------------------------------------------------------------
 def fallback_look(name: str, role: str, taken: Iterable[str]) -> tuple[str, str]:
     """A fixed look (and 'f'/'m') for a character the model never described: an offline archetype
