@@ -39,6 +39,7 @@ def main() -> None:
     ap.add_argument("--theme", default="Several giant wooly mammoths approach treading through a snowy meadow")
     ap.add_argument("--seconds", type=float, default=60)
     ap.add_argument("--format", default="vertical")
+    ap.add_argument("--no-film", dest="film", action="store_false", help="skip the two films through the CLI")
     args = ap.parse_args()
     fmt = load_format(args.format)
     sp = OfflineWriter().write(PlanRequest(theme=args.theme, language="en", seconds=args.seconds, scenes=None,
@@ -61,6 +62,28 @@ def main() -> None:
     (pm, ps), (em, es) = results["piper"], results["espeak"]
     print(f"ratio piper/espeak wall={pm.wall / em.wall:.2f} (per second of speech "
           f"{(pm.wall / ps) / (em.wall / es):.2f}); piper_rtf={pm.wall / ps:.3f} (target <= 0.1)")
+    if args.film:
+        films(args)
+
+
+def films(args) -> None:
+    """The same film made twice through the CLI, each in a fresh process, spoken by espeak-ng and by the
+    default (Piper): the difference is what the neural narrator adds to a film, its loading included
+    (which overlaps the writing of the screenplay). Draft size: the picture is the same both times."""
+    import subprocess
+    import time
+
+    walls = {}
+    for tts in ("espeak", "auto", "espeak", "auto"):  # interleaved, best of two: the machine is noisy
+        with tempfile.TemporaryDirectory() as out:
+            start = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "moviefactory", "make", args.theme, "--seconds", str(args.seconds),
+                            "--format", args.format, "--draft", "--tts", tts, "--output", out], check=True,
+                           capture_output=True)
+            walls[tts] = min(walls.get(tts, 1e9), time.perf_counter() - start)
+    print(f"film ({args.seconds:.0f} s, draft): espeak {walls['espeak']:.2f} s, piper {walls['auto']:.2f} s wall; "
+          f"narration adds {walls['auto'] - walls['espeak']:.2f} s (target <= 3 s), "
+          f"ratio {walls['auto'] / walls['espeak']:.2f}")
 
 
 if __name__ == "__main__":

@@ -209,6 +209,20 @@ class PiperTTS:
                               f"or --tts espeak)")
         return self._files[names[0]]
 
+    def prepare(self, language: str) -> None:
+        """Start loading the language's first voice in the background (imports, the model's patch and
+        its session: 1-2 s), so that the first line, after the screenplay is written, need not wait."""
+        names = self.voices(language)
+        if names:
+            threading.Thread(target=self._load_quietly, args=(self._files[names[0]],), name="piper-load",
+                             daemon=True).start()
+
+    def _load_quietly(self, file: PiperVoiceFile) -> None:
+        try:
+            self._voice(file)
+        except Exception:  # noqa: BLE001 - the first line loads it again and reports what is wrong
+            pass
+
     def _voice(self, file: PiperVoiceFile):
         with self._lock:
             if file.name not in self._loaded:
@@ -361,6 +375,10 @@ class AutoTTS:
     def _chosen_espeak(voice: Voice) -> bool:
         """A narrator voice the user named (--voice en-us+f3) with this engine: espeak speaks it."""
         return voice.engine == "auto"
+
+    def prepare(self, language: str) -> None:
+        if self.piper is not None:
+            self.piper.prepare(language)
 
     def check_voice(self, voice_id: str, language: str) -> bool:
         return (self.piper is not None and self.piper.has(voice_id)) or self.espeak.check_voice(voice_id, language)

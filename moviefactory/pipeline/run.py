@@ -94,6 +94,9 @@ def run_graph(job: Job, run: RunDir, progress, *, stop_after_plan: bool = False)
         config = {**THREAD, "max_concurrency": o.worker_count}
         snapshot = graph.get_state(config)
         resumed = bool(snapshot.values)
+        prepare = getattr(components.tts, "prepare", None)
+        if prepare is not None and not stop_after_plan and "speech" not in snapshot.values:
+            prepare(o.lang)  # the voice loads while the screenplay is written
         request = {"theme": job.theme, "language": o.lang, "seconds": o.seconds, "scenes": o.scenes, "seed": o.seed,
                    "screenplay": job.screenplay}
         if snapshot.next:  # stopped part-way (a crash, a kill, a plan-only run): go on from there
