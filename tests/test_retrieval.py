@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from moviefactory import textmatch
 from moviefactory.audio import retrieval
 from moviefactory.audio.index import EMBEDDINGS_FILE, index_folder, load_embeddings
 from moviefactory.audio.library import AudioItem, read_items, write_items
@@ -359,5 +360,5 @@ def test_a_screenplays_mood_word_finds_the_library_word_it_stands_for(monkeypatc
                      "curious marimba acoustic guitar": "playful", "serene guqin bamboo flute": "calm"}
     # a track tagged with the query's own word still outranks one reached through a synonym
     assert music.search("epic heroic", k=1)[0].item.mood in ("epic", "heroic")
-    monkeypatch.setattr(retrieval, "synonyms", lambda: {})
+    monkeypatch.setattr(textmatch, "synonyms", lambda: {})
     assert music.search("adventurous accordion fiddle strings", k=1)[0].item.mood != "heroic"

@@ -15,20 +15,16 @@ Nothing here downloads: models load with `local_files_only=True` unless a caller
 """
 from __future__ import annotations
 
-import functools
 import math
 import os
-import re
-from collections import Counter
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import numpy as np
-import yaml
 
 from ..errors import InputError, MissingDependencyError
 from ..registry import Registry
-from ..resources import config_path
+from ..textmatch import SYNONYM_WEIGHT, TfIdf, expand, synonyms, tokenize  # noqa: F401 - the text entry's words
 from .index import TEXT_MODEL, decode_audio, load_embeddings
 from .library import AudioItem, Hit, file_sha256, read_items
 
@@ -63,71 +59,10 @@ create_retriever = _REGISTRY.create
 # Text: TF-IDF over titles, tags and descriptions
 # --------------------------------------------------------------------------------------------
 
-_STOP = frozenset(
-    "a an and are as at be by for from in into is it its of on or over the this to with without "
-    "sound sounds music track clip audio effect effects sfx file".split()
-)
-_TOKEN = re.compile(r"[a-z0-9]+|[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-
-
-def _stem(word: str) -> str:
-    """A light suffix stripper: storms -> storm, rumbling/rumbles/rumble -> rumbl, crashes -> crash."""
-    if len(word) <= 3 or word.isdigit():
-        return word
-    if word.endswith("ies") and len(word) > 4:
-        return word[:-3] + "y"
-    for suffix in ("ing", "ed"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 4:
-            word = word[: -len(suffix)]
-            if word[-1] == word[-2] and word[-1] not in "lsz":
-                word = word[:-1]  # running -> run
-            return word
-    if word.endswith("es") and word[-3:-2] in ("s", "x", "z", "h") and len(word) > 4:
-        return word[:-2]
-    if word.endswith("s") and not word.endswith(("ss", "us", "is")):
-        word = word[:-1]
-    if word.endswith("e") and len(word) > 4:
-        word = word[:-1]
-    return word
-
-
-def tokenize(text: str) -> list[str]:
-    """Stemmed English words without stop-words; Chinese as overlapping character bigrams."""
-    out: list[str] = []
-    for run in _TOKEN.findall(text.lower()):
-        if _CJK.match(run):
-            out += [run] if len(run) == 1 else [run[i:i + 2] for i in range(len(run) - 1)]
-        elif run not in _STOP:
-            out.append(_stem(run))
-    return out
-
-
 def _item_terms(item: AudioItem) -> list[str]:
     tags = " ".join(item.tags + ((item.mood,) if item.mood else ()))
     # Tags count twice: they are the words a person chose to describe the sound.
     return tokenize(item.title) + tokenize(item.description) + 2 * tokenize(tags)
-
-
-SYNONYM_WEIGHT = 0.5  # a synonym counts this much of the word the query used
-
-
-@functools.cache
-def synonyms() -> dict[str, tuple[str, ...]]:
-    """configs/synonyms.yaml as stems: a screenplay's word -> the library words it stands for."""
-    data = yaml.safe_load(config_path("synonyms.yaml").read_text(encoding="utf-8")) or {}
-    return {_stem(word.lower()): tuple(t for s in words for t in tokenize(s)) for word, words in data.items()}
-
-
-def expand(tokens: list[str]) -> dict[str, float]:
-    """Query term counts with each word's synonyms added at SYNONYM_WEIGHT (never above the word's own)."""
-    counts: dict[str, float] = dict(Counter(tokens))
-    extra: dict[str, float] = {}
-    for token in counts:
-        for syn in synonyms().get(token, ()):
-            if syn not in counts:
-                extra[syn] = max(extra.get(syn, 0.0), SYNONYM_WEIGHT)
-    return {**extra, **counts}
 
 
 class TextRetriever:
@@ -141,36 +76,16 @@ class TextRetriever:
         self.items = list(items)
         self.root = Path(root)
         self.note = note  # why this retriever answers (e.g. CLAP was not available)
-        docs = [Counter(_item_terms(i)) for i in self.items]
-        df = Counter(t for d in docs for t in d)
-        self._n = len(docs)
-        self._idf = {t: math.log((1 + self._n) / (1 + c)) + 1.0 for t, c in df.items()}
-        self._docs = [self._unit({t: (1 + math.log(c)) * self._idf[t] for t, c in d.items()}) for d in docs]
+        self._index = TfIdf([_item_terms(i) for i in self.items])
 
     @classmethod
     def from_index(cls, index_dir: Path, *, note: str = "") -> "TextRetriever":
         items, _ = read_items(Path(index_dir))
         return cls(items, Path(index_dir), note=note)
 
-    @staticmethod
-    def _unit(vec: dict[str, float]) -> dict[str, float]:
-        norm = math.sqrt(sum(v * v for v in vec.values()))
-        return {t: v / norm for t, v in vec.items()} if norm else {}
-
     def search(self, text: str, k: int = 5) -> list[Hit]:
         """Items sharing words with `text`, best first; items with nothing in common are not returned."""
-        counts = expand(tokenize(text))
-        unseen = math.log(1 + self._n) + 1.0  # idf of a word no item has: it only lowers every score
-        # a synonym's weight (< 1) scales its term directly; a word said c >= 1 times gets 1 + log c
-        query = self._unit({t: (1 + math.log(c) if c >= 1 else c) * self._idf.get(t, unseen)
-                            for t, c in counts.items()})
-        scored = []
-        for n, doc in enumerate(self._docs):
-            score = sum(w * doc.get(t, 0.0) for t, w in query.items())
-            if score > 0:
-                scored.append((min(score, 1.0), n))
-        scored.sort(key=lambda s: (-s[0], s[1]))
-        return [Hit(self.items[n], score, self.items[n].resolve(self.root)) for score, n in scored[:k]]
+        return [Hit(self.items[n], score, self.items[n].resolve(self.root)) for score, n in self._index.search(text)[:k]]
 
 
 # --------------------------------------------------------------------------------------------
