@@ -161,6 +161,9 @@ def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
 
     if "renderer" not in given:
         check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
+        if o.renderer == "footage" and (o.media is None or not o.media.is_dir()):
+            raise InputError("--renderer footage needs a folder of photos and clips: --media FOLDER"
+                             + (f" ({o.media} is not a folder)" if o.media else ""))
     if o.transitions is not None and "transitions" not in given:
         check_weights(o.transitions, model_path=o.transitions_path, offline=o.offline)
     if o.voice and "tts" not in given:  # a voice the engine does not have fails now, not at its first line

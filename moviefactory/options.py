@@ -63,9 +63,11 @@ class FilmOptions(BaseModel):
                                    ge=0, le=20)
 
     # --- pictures ---------------------------------------------------------------------------------
-    renderer: str = setting("animatic", "Scene renderer: animatic (CPU), or a diffusion model (moviefactory "
-                                        "models).")
+    renderer: str = setting("animatic", "Scene renderer: animatic (CPU), footage (--media: your photos and "
+                                        "clips), or a diffusion model (moviefactory models).")
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
+    media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
+                                       "moviefactory media index FOLDER shows what it sees).")
     vram: float | None = setting(None, "GPU memory in GB: picks the memory tier (offload, tiling).", gt=0)
     offline: bool = setting(False, "Never touch the network for model weights.", role="run",
                             flag="--offline/--online")
@@ -121,7 +123,7 @@ class FilmOptions(BaseModel):
             raise ValueError("takes 2 or 4")
         return v
 
-    @field_validator("model_path", "upscale_weights", "interpolate_weights", "transitions_path", "config_dir")
+    @field_validator("model_path", "media", "upscale_weights", "interpolate_weights", "transitions_path", "config_dir")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         # the same file whatever the working directory: the run id and resume must not depend on it

@@ -14,6 +14,7 @@ from moviefactory.media.camera import is_still
 from moviefactory.planner import PlanRequest, create_writer, writer_names
 from moviefactory.planner.llm import LLMSettings
 from moviefactory.renderers import RenderContext, create_renderer, renderer_names
+from moviefactory.renderers.base import shot_source
 from moviefactory.screenplay import Screenplay, Voice
 
 from factories import tiny_screenplay
@@ -43,10 +44,20 @@ def _tiny_renderer(name: str):
     return None
 
 
+def _sources(name: str, folder) -> dict:
+    """What a renderer of real pictures is given: for footage, a folder with a photo and a clip."""
+    if name != "footage":
+        return {}
+    from PIL import Image
+
+    Image.new("RGB", (800, 600), (200, 60, 30)).save(folder / "lighthouse.jpg")
+    return {"media": folder}
+
+
 @pytest.mark.parametrize("name", renderer_names())
-def test_renderer_contract(name, tmp_path, ffmpeg):
+def test_renderer_contract(name, tmp_path, tmp_path_factory, ffmpeg):
     try:
-        renderer = create_renderer(name)
+        renderer = create_renderer(name, **_sources(name, tmp_path_factory.mktemp("sources")))
     except MissingDependencyError as exc:  # no weights here: it must say what to download
         assert "download" in str(exc)
         renderer = _tiny_renderer(name)
@@ -56,7 +67,8 @@ def test_renderer_contract(name, tmp_path, ffmpeg):
     sp = tiny_screenplay()
     fmt = load_format("vertical", draft=True)
     ctx = RenderContext(screenplay=sp, scene=sp.scenes[0], format=fmt, seed=1, ffmpeg=ffmpeg, frames=17)
-    out = tmp_path / f"shot{getattr(renderer, 'suffix', '.mp4')}"  # a video file, or a still and its move
+    suffix, _ = shot_source(renderer, sp.scenes[0].shots[0], sp)
+    out = tmp_path / f"shot{suffix}"  # a video file, or a still and its move
     clip = renderer.render(sp.scenes[0].shots[0], ctx, out)
     assert clip.path == out and clip.frames == 17
     assert (clip.width, clip.height) == ctx.size and clip.fps == ctx.fps

@@ -24,7 +24,7 @@ from ..planner.material import material_token
 from ..media.subtitles import caption_measure, write_subtitles
 from ..planner import PlanRequest
 from ..renderers import RenderContext
-from ..renderers.base import release_renderer
+from ..renderers.base import release_renderer, shot_source
 from ..runs import cache_key
 from ..screenplay import NARRATOR, Screenplay, cue_id, line_id
 from ..secrets import public_url
@@ -130,11 +130,13 @@ class Nodes:
         seed = shot_seed(self.c.options.seed, shot.id)
         post = post_options(self.c.options)
         bible = {c.name: c.description for c in screenplay.characters if c.name in shot.characters}
+        suffix, source = shot_source(renderer, shot, screenplay)
         key = cache_key(
             "shot", shot=shot.model_dump(mode="json"), scene=[scene.id, scene.heading, scene.setting, scene.time_of_day, i, j],
-            characters=bible, renderer=[renderer.name, renderer.cache_token(), post], frames=frames, seed=seed,
+            characters=bible, renderer=[renderer.name, renderer.cache_token(), post, *([source] if source else [])],
+            frames=frames, seed=seed,
             format=[fmt.width, fmt.height, fmt.fps, fmt.style_prompt, fmt.negative_prompt, fmt.intermediate.model_dump()])
-        path = self.c.run.shot(scene.id, shot.id, getattr(renderer, "suffix", ".mp4"))
+        path = self.c.run.shot(scene.id, shot.id, suffix)
         kind = "cached"
         if self.c.run.cached(path, key) is None:
             ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,

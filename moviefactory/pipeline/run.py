@@ -11,6 +11,7 @@ from ..secrets import public_url
 from ..media.files import write_text
 from ..results import FilmResult
 from ..runs import RunDir
+from ..screenplay import Screenplay
 from .graph import Components, build_graph, open_checkpointer
 from .progress import no_progress
 
@@ -57,7 +58,7 @@ def build_components(job: Job, run: RunDir, progress) -> Components:
     fmt = load_format(o.format, draft=o.draft, upscale=o.upscale)
     renderer = given.get("renderer") or create_renderer(
         o.renderer, model_path=str(o.model_path) if o.model_path else None, offline=o.offline, vram_gb=o.vram,
-        config={"adapters": o.adapters, "adapter": o.adapter})
+        config={"adapters": o.adapters, "adapter": o.adapter}, media=o.media, aspect=fmt.width / fmt.height)
     return Components(
         writer=given.get("writer") or WriterOnDemand(o), renderer=renderer, tts=given.get("tts") or tts_for(o),
         format=fmt, options=o, run=run, ffmpeg=ffmpeg_binary(o.ffmpeg),
@@ -110,6 +111,12 @@ def run_graph(job: Job, run: RunDir, progress, *, stop_after_plan: bool = False)
     return Done(values, components, resumed)
 
 
+def _pictures(c: Components, values: dict) -> list[dict] | None:
+    """What played each shot, for renderers that choose a source per shot (a file, a stock item)."""
+    credits = getattr(c.renderer, "credits", None)
+    return credits(Screenplay.model_validate(values["screenplay"])) if callable(credits) else None
+
+
 def finish(run: RunDir, done: Done, wall: float) -> FilmResult:
     from ..media.ffmpeg import probe
 
@@ -128,7 +135,7 @@ def finish(run: RunDir, done: Done, wall: float) -> FilmResult:
         "loudness_measured_before": values.get("loudness", {}), "stage_seconds": c.clock.seconds(),
         "wall_seconds": round(wall, 3), "resumed": done.resumed,
         "renderer": c.renderer.name, "tts": c.tts.name, "writer": o.writer,
-        "music": values.get("music"), "sfx": values.get("sfx"),
+        "music": values.get("music"), "sfx": values.get("sfx"), "pictures": _pictures(c, values),
         "llm": {"model": o.llm, "base_url": public_url(o.llm_base_url)} if o.writer == "llm" else None,
         "files": [run.rel(p) for p in (video, *subtitles.values(), *extras.values(), run.screenplay, run.timeline)],
     }

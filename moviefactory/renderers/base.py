@@ -53,6 +53,16 @@ class SceneRenderer(Protocol):
     def render(self, shot: Shot, ctx: RenderContext, out: Path) -> Clip: ...
 
 
+def shot_source(renderer: SceneRenderer, shot: Shot, screenplay: Screenplay) -> tuple[str, str]:
+    """The shot file's suffix and what, besides the shot, it is made from. Renderers that choose a
+    source per shot (a photo or a clip from a folder, a stock item) say so with `source_for`; the
+    others make every shot the same way (`suffix`, default .mp4)."""
+    source_for = getattr(renderer, "source_for", None)
+    if callable(source_for):
+        return source_for(shot, screenplay)
+    return getattr(renderer, "suffix", ".mp4"), ""
+
+
 def release_renderer(renderer: SceneRenderer) -> None:
     """Let a renderer give back the memory it holds (GPU renderers have `release()`; others need not)."""
     release = getattr(renderer, "release", None)
@@ -61,7 +71,8 @@ def release_renderer(renderer: SceneRenderer) -> None:
 
 
 _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "moviefactory.renderers.diffusion.t2v",
-                                           "moviefactory.renderers.diffusion.keyframe"))
+                                           "moviefactory.renderers.diffusion.keyframe",
+                                           "moviefactory.renderers.pictures.footage"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create

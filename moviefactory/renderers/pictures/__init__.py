@@ -1,0 +1,1 @@
+"""Renderers of real pictures: the user's media, stock libraries, image servers."""
