@@ -64,10 +64,17 @@ class FilmOptions(BaseModel):
 
     # --- pictures ---------------------------------------------------------------------------------
     renderer: str = setting("animatic", "Scene renderer: animatic (CPU), footage (--media: your photos and "
-                                        "clips), or a diffusion model (moviefactory models).")
+                                        "clips), openai-images (an image server), or a diffusion model "
+                                        "(moviefactory models).")
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
     media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
                                        "moviefactory media index FOLDER shows what it sees).")
+    images_base_url: str | None = setting(None, "--renderer openai-images: an OpenAI-compatible image server, "
+                                                "e.g. http://localhost:8080/v1 (default: OpenAI's).")
+    images_model: str = setting("gpt-image-1", "--renderer openai-images: the image model, e.g. gpt-image-1, "
+                                               "dall-e-3, or the server's own.")
+    images_api_key_env: str = setting("OPENAI_API_KEY", "The environment variable holding the image server's key "
+                                                        "(the key itself is never stored).", role="run")
     vram: float | None = setting(None, "GPU memory in GB: picks the memory tier (offload, tiling).", gt=0)
     offline: bool = setting(False, "Never touch the network for model weights.", role="run",
                             flag="--offline/--online")

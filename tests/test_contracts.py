@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import io
 import wave
 
 import av
@@ -44,20 +45,36 @@ def _tiny_renderer(name: str):
     return None
 
 
-def _sources(name: str, folder) -> dict:
-    """What a renderer of real pictures is given: for footage, a folder with a photo and a clip."""
-    if name != "footage":
-        return {}
+def _sources(name: str, folder, stack: contextlib.ExitStack) -> dict:
+    """What a renderer of real pictures is given: for footage, a folder with a photo; for a remote
+    service, its stand-in on 127.0.0.1."""
     from PIL import Image
 
-    Image.new("RGB", (800, 600), (200, 60, 30)).save(folder / "lighthouse.jpg")
-    return {"media": folder}
+    if name == "footage":
+        Image.new("RGB", (800, 600), (200, 60, 30)).save(folder / "lighthouse.jpg")
+        return {"media": folder}
+    if name == "openai-images":
+        from fake_images import FakeImages
+
+        def paint(body) -> bytes:
+            out = io.BytesIO()
+            Image.new("RGB", tuple(int(v) for v in body["size"].split("x")), (30, 90, 200)).save(out, "PNG")
+            return out.getvalue()
+
+        server = stack.enter_context(FakeImages(paint))
+        return {"images_base_url": server.base_url, "images_model": "sd-local"}
+    return {}
 
 
 @pytest.mark.parametrize("name", renderer_names())
 def test_renderer_contract(name, tmp_path, tmp_path_factory, ffmpeg):
+    with contextlib.ExitStack() as stack:
+        _renderer_contract(name, tmp_path, tmp_path_factory.mktemp("sources"), ffmpeg, stack)
+
+
+def _renderer_contract(name, tmp_path, sources, ffmpeg, stack):
     try:
-        renderer = create_renderer(name, **_sources(name, tmp_path_factory.mktemp("sources")))
+        renderer = create_renderer(name, **_sources(name, sources, stack))
     except MissingDependencyError as exc:  # no weights here: it must say what to download
         assert "download" in str(exc)
         renderer = _tiny_renderer(name)

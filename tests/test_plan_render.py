@@ -40,6 +40,8 @@ def test_edited_yaml_is_rendered_as_written(tmp_path):
     data = yaml.safe_load(path.read_text())
     data["scenes"][0]["narration"] = [{"speaker": "Narrator", "text": "Purple gulls circle the tower."}]
     data["scenes"][1]["shots"] = data["scenes"][1]["shots"][:1]
+    left = data["scenes"][1]["shots"][0]["duration"]  # a shorter scene keeps only the sounds inside it
+    data["scenes"][1]["sound_cues"] = [c for c in data["scenes"][1]["sound_cues"] if c["at"] < left]
     path.write_text(yaml.safe_dump(data, allow_unicode=True, sort_keys=False))
 
     film = mf.render(path, output=tmp_path, draft=True)

@@ -40,6 +40,22 @@ class RenderContext:
         return self.format.width, self.format.height
 
 
+@dataclass(frozen=True)
+class Prompts:
+    prompt: str
+    negative: str
+
+
+def keyframe_prompts(shot: Shot, ctx: RenderContext) -> Prompts:
+    """Character bible (verbatim, for the characters in the shot) + what the shot shows + the
+    format's style; the negative prompt joins the shot's and the format's."""
+    bible = {c.name: c.description for c in ctx.screenplay.characters}
+    parts = [bible[name] for name in shot.characters if name in bible]
+    parts += [shot.prompt or shot.description, ctx.format.style_prompt]
+    negative = [shot.negative_prompt, ctx.format.negative_prompt]
+    return Prompts(", ".join(p for p in parts if p), ", ".join(n for n in negative if n))
+
+
 @runtime_checkable
 class SceneRenderer(Protocol):
     """Makes one shot. Writes a video-only file at `out` (the caller picks a temp name and renames)."""
@@ -72,7 +88,8 @@ def release_renderer(renderer: SceneRenderer) -> None:
 
 _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "moviefactory.renderers.diffusion.t2v",
                                            "moviefactory.renderers.diffusion.keyframe",
-                                           "moviefactory.renderers.pictures.footage"))
+                                           "moviefactory.renderers.pictures.footage",
+                                           "moviefactory.renderers.pictures.openai_images"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create

@@ -19,29 +19,13 @@ from typing import Any, Callable, Mapping
 from ...config import Format, load_format
 from ...errors import InputError, MissingDependencyError, MovieFactoryError, RenderError
 from ...screenplay import Scene, Screenplay, Shot, Voice
-from ..base import Clip, RenderContext, register_renderer
+from ..base import Clip, Prompts, RenderContext, keyframe_prompts, register_renderer  # noqa: F401 - keyframe_prompts: this module's API
 from .adapters import AdapterSpec, adapters_for, apply_adapter
 from .base import ModelEntry, entry, generation_size, load_pipeline, model_frames, to_uint8_frames, write_clip
 from .memory import apply_memory, detect_vram_gb, free_gpu_memory, is_out_of_memory
 
 VERSION = 2  # bump when the same inputs would render differently
 IMAGE_GUIDANCE = 1.5  # InstructPix2Pix: how closely the edit keeps to the keyframe
-
-
-@dataclass(frozen=True)
-class Prompts:
-    prompt: str
-    negative: str
-
-
-def keyframe_prompts(shot: Shot, ctx: RenderContext) -> Prompts:
-    """Character bible (verbatim, for the characters in the shot) + what the shot shows + the
-    format's style; the negative prompt joins the shot's and the format's."""
-    bible = {c.name: c.description for c in ctx.screenplay.characters}
-    parts = [bible[name] for name in shot.characters if name in bible]
-    parts += [shot.prompt or shot.description, ctx.format.style_prompt]
-    negative = [shot.negative_prompt, ctx.format.negative_prompt]
-    return Prompts(", ".join(p for p in parts if p), ", ".join(n for n in negative if n))
 
 
 def motion_bucket(model: ModelEntry, motion: float) -> int:
