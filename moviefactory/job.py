@@ -161,6 +161,10 @@ def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
 
     if "renderer" not in given:
         check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
+        if o.renderer == "stock":  # no key: say so before anything is made
+            from .renderers.pictures.stock_api import StockAPI
+
+            StockAPI(o.stock, base_url=o.pexels_base_url if o.stock == "pexels" else o.pixabay_base_url).check_key()
         if o.renderer == "footage" and (o.media is None or not o.media.is_dir()):
             raise InputError("--renderer footage needs a folder of photos and clips: --media FOLDER"
                              + (f" ({o.media} is not a folder)" if o.media else ""))

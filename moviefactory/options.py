@@ -64,11 +64,15 @@ class FilmOptions(BaseModel):
 
     # --- pictures ---------------------------------------------------------------------------------
     renderer: str = setting("animatic", "Scene renderer: animatic (CPU), footage (--media: your photos and "
-                                        "clips), openai-images (an image server), or a diffusion model "
-                                        "(moviefactory models).")
+                                        "clips), stock (Pexels, Pixabay), openai-images (an image server), or a "
+                                        "diffusion model (moviefactory models).")
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
     media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
                                        "moviefactory media index FOLDER shows what it sees).")
+    stock: str = setting("pexels", "--renderer stock: the library, pexels ($PEXELS_API_KEY) or pixabay "
+                                   "($PIXABAY_API_KEY).")
+    pexels_base_url: str | None = setting(None, "Pexels' API root (default https://api.pexels.com).")
+    pixabay_base_url: str | None = setting(None, "Pixabay's API root (default https://pixabay.com).")
     images_base_url: str | None = setting(None, "--renderer openai-images: an OpenAI-compatible image server, "
                                                 "e.g. http://localhost:8080/v1 (default: OpenAI's).")
     images_model: str = setting("gpt-image-1", "--renderer openai-images: the image model, e.g. gpt-image-1, "

@@ -63,6 +63,15 @@ def _sources(name: str, folder, stack: contextlib.ExitStack) -> dict:
 
         server = stack.enter_context(FakeImages(paint))
         return {"images_base_url": server.base_url, "images_model": "sd-local"}
+    if name == "stock":
+        from fake_stock import FakeStock, Item
+
+        Image.new("RGB", (1080, 1920), (30, 150, 90)).save(folder / "keeper.jpg")
+        server = stack.enter_context(FakeStock([Item(7, "photo", "lighthouse keeper storm sea tower lamp",
+                                                     folder / "keeper.jpg", 1080, 1920)], key="contract-key"))
+        stack.enter_context(pytest.MonkeyPatch.context()).setenv("PEXELS_API_KEY", "contract-key")
+        stack.enter_context(pytest.MonkeyPatch.context()).setenv("MOVIEFACTORY_CACHE", str(folder / "cache"))
+        return {"stock": "pexels", "pexels_base_url": server.base_url}
     return {}
 
 

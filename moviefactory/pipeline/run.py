@@ -59,7 +59,8 @@ def build_components(job: Job, run: RunDir, progress) -> Components:
     renderer = given.get("renderer") or create_renderer(
         o.renderer, model_path=str(o.model_path) if o.model_path else None, offline=o.offline, vram_gb=o.vram,
         config={"adapters": o.adapters, "adapter": o.adapter}, media=o.media, aspect=fmt.width / fmt.height,
-        images_base_url=o.images_base_url, images_model=o.images_model, images_api_key_env=o.images_api_key_env)
+        images_base_url=o.images_base_url, images_model=o.images_model, images_api_key_env=o.images_api_key_env,
+        stock=o.stock, pexels_base_url=o.pexels_base_url, pixabay_base_url=o.pixabay_base_url)
     return Components(
         writer=given.get("writer") or WriterOnDemand(o), renderer=renderer, tts=given.get("tts") or tts_for(o),
         format=fmt, options=o, run=run, ffmpeg=ffmpeg_binary(o.ffmpeg),
@@ -140,6 +141,12 @@ def finish(run: RunDir, done: Done, wall: float) -> FilmResult:
         "llm": {"model": o.llm, "base_url": public_url(o.llm_base_url)} if o.writer == "llm" else None,
         "files": [run.rel(p) for p in (video, *subtitles.values(), *extras.values(), run.screenplay, run.timeline)],
     }
+    if any(p.get("source") in ("pexels", "pixabay") for p in report["pictures"] or ()):
+        from ..renderers.pictures.stock import credits_text
+
+        credits = write_text(run.root / "credits.txt", credits_text(title, report["pictures"]))
+        report["files"].append(run.rel(credits))
+        extras = {**extras, "credits": credits}
     write_text(run.report, json.dumps(report, ensure_ascii=False, indent=1))
     return FilmResult(run.id, run.root, video, subtitles, run.screenplay, run.timeline, run.report, title,
                       info.duration, c.clock.seconds(), done.resumed, extras)

@@ -89,7 +89,8 @@ def release_renderer(renderer: SceneRenderer) -> None:
 _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "moviefactory.renderers.diffusion.t2v",
                                            "moviefactory.renderers.diffusion.keyframe",
                                            "moviefactory.renderers.pictures.footage",
-                                           "moviefactory.renderers.pictures.openai_images"))
+                                           "moviefactory.renderers.pictures.openai_images",
+                                           "moviefactory.renderers.pictures.stock"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create
