@@ -36,6 +36,14 @@ def _tiny_renderer(name: str):
 
         pipe = tiny_cogvideox() if name == "cogvideox" else tiny_hunyuan()
         return create_renderer(name, pipe=pipe, model=tiny_model(name))
+    if name in ("sd-turbo", "sdxl-turbo"):
+        from dataclasses import replace
+
+        from moviefactory.renderers.diffusion.base import entry
+        from tiny_image_video import tiny_sd, tiny_sdxl
+
+        model = replace(entry(name), size=(64, 64), multiple=8)
+        return create_renderer(name, pipe=tiny_sd() if name == "sd-turbo" else tiny_sdxl(), model=model)
     if name == "sdxl+svd":
         from tiny_image_video import tiny_models, tiny_sdxl, tiny_svd
 

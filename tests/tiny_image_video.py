@@ -185,3 +185,29 @@ def tiny_models():
     video = replace(entry("svd"), size=(64, 36), multiple=8, steps=2, max_frames=8)
     edit = replace(entry("instruct-pix2pix"), size=(64, 64), steps=2)
     return image, video, edit
+
+
+def tiny_sd(tmp: Path | None = None, seed: int = 0):
+    """StableDiffusionPipeline (sd-turbo's class) at toy size: a 1-layer CLIP text encoder, a 2-block UNet,
+    a 2x VAE, the Euler-ancestral scheduler sd-turbo ships with; no safety checker."""
+    import torch
+    from diffusers import EulerAncestralDiscreteScheduler, StableDiffusionPipeline, UNet2DConditionModel
+    from transformers import CLIPTextModel
+
+    tokenizer = tiny_clip_tokenizer(tmp)
+    torch.manual_seed(seed)
+    unet = UNet2DConditionModel(
+        block_out_channels=(8, 16), layers_per_block=1, sample_size=32, in_channels=4, out_channels=4,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"), up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        attention_head_dim=(2, 4), norm_num_groups=4, cross_attention_dim=16)
+    torch.manual_seed(seed)
+    vae = _vae()
+    torch.manual_seed(seed)
+    text_encoder = CLIPTextModel(_text_config(tokenizer))
+    scheduler = EulerAncestralDiscreteScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
+                                                timestep_spacing="trailing")
+    pipe = StableDiffusionPipeline(unet=unet, vae=vae, text_encoder=text_encoder, tokenizer=tokenizer,
+                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
+                                   requires_safety_checker=False)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe

@@ -90,7 +90,8 @@ _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "
                                            "moviefactory.renderers.diffusion.keyframe",
                                            "moviefactory.renderers.pictures.footage",
                                            "moviefactory.renderers.pictures.openai_images",
-                                           "moviefactory.renderers.pictures.stock"))
+                                           "moviefactory.renderers.pictures.stock",
+                                           "moviefactory.renderers.diffusion.turbo"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
 create_renderer = _REGISTRY.create
