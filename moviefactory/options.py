@@ -64,8 +64,8 @@ class FilmOptions(BaseModel):
 
     # --- pictures ---------------------------------------------------------------------------------
     renderer: str = setting("animatic", "Scene renderer: animatic (CPU), footage (--media: your photos and "
-                                        "clips), stock (Pexels, Pixabay), openai-images (an image server), or a "
-                                        "diffusion model (moviefactory models).")
+                                        "clips), stock (Pexels, Pixabay), comfyui, openai-images (an image "
+                                        "server), sd-turbo, or a diffusion model (moviefactory models).")
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
     media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
                                        "moviefactory media index FOLDER shows what it sees).")
@@ -73,6 +73,9 @@ class FilmOptions(BaseModel):
                                    "($PIXABAY_API_KEY).")
     pexels_base_url: str | None = setting(None, "Pexels' API root (default https://api.pexels.com).")
     pixabay_base_url: str | None = setting(None, "Pixabay's API root (default https://pixabay.com).")
+    comfyui_url: str | None = setting(None, "--renderer comfyui: the ComfyUI server (default http://127.0.0.1:8188).")
+    workflow: str | None = setting(None, "--renderer comfyui: a workflow in ComfyUI's API format with its .yaml "
+                                         "mapping beside it, or a built-in one: sdxl-still.json, wan-t2v.json.")
     images_base_url: str | None = setting(None, "--renderer openai-images: an OpenAI-compatible image server, "
                                                 "e.g. http://localhost:8080/v1 (default: OpenAI's).")
     images_model: str = setting("gpt-image-1", "--renderer openai-images: the image model, e.g. gpt-image-1, "
@@ -139,6 +142,12 @@ class FilmOptions(BaseModel):
     def _absolute(cls, v: Path | None) -> Path | None:
         # the same file whatever the working directory: the run id and resume must not depend on it
         return v.expanduser().resolve() if v is not None else None
+
+    @field_validator("workflow")
+    @classmethod
+    def _workflow_file(cls, v: str | None) -> str | None:
+        # a file is the same file whatever the working directory; a bare name is a built-in workflow
+        return str(Path(v).expanduser().resolve()) if v and Path(v).expanduser().is_file() else v
 
     @field_validator("writer")
     @classmethod

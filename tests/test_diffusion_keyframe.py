@@ -266,7 +266,7 @@ def test_factory_through_the_registry(pipes, ffmpeg, tmp_path):
                                image_model=image_model, video_model=video_model,
                                config={"adapter": {"path": str(tmp_path / "house"), "weight": 0.5}})
     assert isinstance(renderer, KeyframeVideoRenderer) and renderer.name == "sdxl+svd"
-    assert set(renderer.adapters) == {"vertical", "widescreen"}  # the run-wide adapter, for every format
+    assert set(renderer.adapters) == {"square", "vertical", "widescreen"}  # the run-wide adapter, for every format
     renderer.adapters = {}
     shot, ctx = context(ffmpeg, "widescreen")
     clip = renderer.render(shot, ctx, tmp_path / "shot.mp4")

@@ -104,7 +104,9 @@ class Display:
             if task is None:
                 task = self.progress.add_task(STAGE_LABEL.get(event.stage, event.stage), total=event.total or None)
                 self.tasks[event.stage] = task
-            if event.stage == "render" and event.kind in ("step", "cached"):
+            if event.stage == "render" and event.kind == "working":  # a server's progress on one shot
+                self.progress.update(task, description=f"Rendering shots: {event.detail}")
+            elif event.stage == "render" and event.kind in ("step", "cached"):
                 self.rendered += 1
                 note = " (kept)" if event.kind == "cached" else ""
                 self.progress.update(task, completed=self.rendered, total=event.total,

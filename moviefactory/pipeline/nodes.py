@@ -140,7 +140,9 @@ class Nodes:
         kind = "cached"
         if self.c.run.cached(path, key) is None:
             ctx = RenderContext(screenplay=screenplay, scene=scene, format=fmt, seed=seed, ffmpeg=self.c.ffmpeg,
-                                frames=frames, scene_index=i, shot_index=j, **post)
+                                frames=frames, scene_index=i, shot_index=j, **post,
+                                report=lambda what: self._event("render", "working", total=total,
+                                                                detail=f"{shot.id}: {what}"))
             with atomic_path(path) as tmp:
                 renderer.render(shot, ctx, tmp)
             self.c.run.mark_done(path, key, frames=frames)

@@ -1,10 +1,10 @@
 """The scene-renderer seam: a Protocol, the context a renderer gets, and a registry by name."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Callable, Protocol, runtime_checkable
 
 from ..config import Format
 from ..media.clip import Clip
@@ -30,6 +30,8 @@ class RenderContext:
     interpolator: str = "ffmpeg-minterpolate"  # Interpolator registry name
     upscale_weights: str | None = None  # a learned upscaler's weights file (spandrel)
     interpolate_weights: str | None = None  # a learned interpolator's weights file (rife)
+    # how a renderer that waits on a server says where it is ("comfyui 12/30"), shown in the progress display
+    report: Callable[[str], None] | None = field(default=None, compare=False, repr=False)
 
     @property
     def fps(self) -> Fraction:
@@ -91,6 +93,7 @@ _REGISTRY: Registry = Registry("renderer", ("moviefactory.renderers.animatic", "
                                            "moviefactory.renderers.pictures.footage",
                                            "moviefactory.renderers.pictures.openai_images",
                                            "moviefactory.renderers.pictures.stock",
+                                           "moviefactory.renderers.pictures.comfyui",
                                            "moviefactory.renderers.diffusion.turbo"))
 register_renderer = _REGISTRY.register
 renderer_names = _REGISTRY.names
