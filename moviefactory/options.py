@@ -69,6 +69,8 @@ class FilmOptions(BaseModel):
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
     media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
                                        "moviefactory media index FOLDER shows what it sees).")
+    clip_model: Path | None = setting(None, "--renderer footage: a local CLIP model folder (transformers); your "
+                                            "pictures are then also matched by what they show.")
     stock: str = setting("pexels", "--renderer stock: the library, pexels ($PEXELS_API_KEY) or pixabay "
                                    "($PIXABAY_API_KEY).")
     pexels_base_url: str | None = setting(None, "Pexels' API root (default https://api.pexels.com).")
@@ -137,7 +139,7 @@ class FilmOptions(BaseModel):
             raise ValueError("takes 2 or 4")
         return v
 
-    @field_validator("model_path", "media", "upscale_weights", "interpolate_weights", "transitions_path", "config_dir")
+    @field_validator("model_path", "media", "clip_model", "upscale_weights", "interpolate_weights", "transitions_path", "config_dir")
     @classmethod
     def _absolute(cls, v: Path | None) -> Path | None:
         # the same file whatever the working directory: the run id and resume must not depend on it

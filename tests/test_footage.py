@@ -206,3 +206,58 @@ def test_footage_without_a_folder_is_one_line_and_exit_2(tmp_path):
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stdout + proc.stderr
         assert said[-1].startswith("error: --renderer footage needs a folder of photos and clips: --media FOLDER")
     assert not (tmp_path / "runs").exists()
+
+
+def _tiny_clip(folder: Path) -> Path:
+    """A CLIPModel + CLIPProcessor at toy size with random weights, saved as a local model folder."""
+    import torch
+    from transformers import CLIPConfig, CLIPImageProcessor, CLIPModel, CLIPProcessor
+
+    from tiny_image_video import _text_config, tiny_clip_tokenizer
+
+    tokenizer = tiny_clip_tokenizer()
+    text = _text_config(tokenizer).to_dict()
+    vision = dict(hidden_size=16, intermediate_size=32, num_attention_heads=2, num_hidden_layers=1, image_size=32,
+                  patch_size=8, projection_dim=16)
+    torch.manual_seed(0)
+    model = CLIPModel(CLIPConfig(text_config=text, vision_config=vision, projection_dim=16))
+    processor = CLIPProcessor(image_processor=CLIPImageProcessor(size={"shortest_edge": 32},
+                                                                  crop_size={"height": 32, "width": 32}),
+                              tokenizer=tokenizer)
+    model.save_pretrained(folder)
+    processor.save_pretrained(folder)
+    return folder
+
+
+def test_with_clip_weights_pictures_without_words_are_cast_by_what_they_show(tmp_path):
+    from moviefactory.planner import create_writer
+    from moviefactory.renderers.pictures.clip_rank import load_clip, picture_vectors
+    from moviefactory.renderers.pictures.footage import FootageRenderer
+    from moviefactory.renderers.pictures.match import shot_query
+    from moviefactory.renderers.pictures.media import _cache_file
+    from scripted_llm import request
+
+    clip = _tiny_clip(tmp_path / "clip")
+    media = tmp_path / "phone"
+    for k, colour in enumerate([(220, 30, 30), (30, 200, 40), (30, 40, 220), (230, 220, 40), (240, 240, 240)]):
+        _photo(media / f"IMG_{k:04d}.jpg", colour, (320, 240))
+    film = create_writer("offline").write(request(theme=THEME, fmt="vertical", seconds=30.0))
+    shots = [s for _, s in film.shots()]
+    renderer = FootageRenderer(media, 9 / 16, clip)
+    picks = renderer.picks(film)
+    # the expected casting, from the same model: in film order, each shot takes its most similar unused picture
+    ranker = load_clip(clip)
+    files = list(renderer.files.values())
+    sims = ranker.scores([shot_query(s, film) for s in shots], picture_vectors(ranker, media, files, tmp_path / "x.npz"))
+    used, expected = set(), {}
+    for shot, row in zip(shots, sims):
+        free = [n for n in np.argsort(-row, kind="stable") if n not in used and row[n] > 0]
+        if free:
+            used.add(free[0])
+            expected[shot.id] = files[free[0]].path
+    assert expected and {s: picks[s].key for s in expected} == expected
+    assert all(picks[s].how == "looks" for s in expected)
+    cache = _cache_file(media.resolve()).with_suffix(f".{ranker.model_id}.npz")
+    stamp = cache.stat().st_mtime_ns
+    FootageRenderer(media, 9 / 16, clip)  # the pictures' embeddings are read back, not computed again
+    assert cache.stat().st_mtime_ns == stamp

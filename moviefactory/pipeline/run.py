@@ -61,7 +61,7 @@ def build_components(job: Job, run: RunDir, progress) -> Components:
         config={"adapters": o.adapters, "adapter": o.adapter}, media=o.media, aspect=fmt.width / fmt.height,
         images_base_url=o.images_base_url, images_model=o.images_model, images_api_key_env=o.images_api_key_env,
         stock=o.stock, pexels_base_url=o.pexels_base_url, pixabay_base_url=o.pixabay_base_url,
-        comfyui_url=o.comfyui_url, workflow=o.workflow)
+        comfyui_url=o.comfyui_url, workflow=o.workflow, clip_model=o.clip_model)
     return Components(
         writer=given.get("writer") or WriterOnDemand(o), renderer=renderer, tts=given.get("tts") or tts_for(o),
         format=fmt, options=o, run=run, ffmpeg=ffmpeg_binary(o.ffmpeg),

@@ -13,7 +13,7 @@ from ...media.camera import SUFFIX
 from ...screenplay import Screenplay, Shot
 from ..base import RenderContext, register_renderer
 from .fit import clip_shot, still_shot
-from .match import Candidate, Pick, cast_pictures
+from .match import Candidate, Pick, cast_pictures, shot_query
 from .media import MediaFile, index_media
 
 
@@ -21,7 +21,7 @@ class FootageRenderer:
     name = "footage"
     suffix = ".mp4"  # a clip's; a photo's shot is a still (source_for says which)
 
-    def __init__(self, media: Path, aspect: float = 16 / 9) -> None:
+    def __init__(self, media: Path, aspect: float = 16 / 9, clip_model: Path | None = None) -> None:
         self.folder, self.aspect = Path(media).expanduser().resolve(), aspect
         self._picks: dict[str, dict[str, Pick]] = {}  # one casting per screenplay, shared by its shots
         files = index_media(self.folder)
@@ -31,15 +31,28 @@ class FootageRenderer:
             raise InputError(f"no photo or clip in {self.folder} can be used"
                              + (f" ({len(self.unreadable)} unreadable)" if self.unreadable else "")
                              + f"; see: moviefactory media index {self.folder}")
+        self.ranker = self.vectors = None
+        if clip_model is not None:  # where CLIP weights are present, pictures are also matched by what they show
+            from .clip_rank import load_clip, picture_vectors
+            from .media import _cache_file
+
+            self.ranker = load_clip(clip_model)
+            cache = _cache_file(self.folder).with_suffix(f".{self.ranker.model_id}.npz")
+            self.vectors = picture_vectors(self.ranker, self.folder, list(self.files.values()), cache)
 
     def cache_token(self) -> str:
-        return "footage-1"
+        return "footage-1" + (f" clip {self.ranker.model_id}" if self.ranker else "")
 
     def picks(self, screenplay: Screenplay) -> dict[str, Pick]:
         key = screenplay.model_dump_json()
         if key not in self._picks:
             candidates = [Candidate(f.path, f.caption, f.tags, f.width, f.height, f.kind) for f in self.files.values()]
-            self._picks = {key: cast_pictures(screenplay, candidates, aspect=self.aspect)}
+            looks = None
+            if self.ranker is not None:
+                shots = [s for _, s in screenplay.shots()]
+                sims = self.ranker.scores([shot_query(s, screenplay) for s in shots], self.vectors)
+                looks = {s.id: list(row) for s, row in zip(shots, sims)}
+            self._picks = {key: cast_pictures(screenplay, candidates, aspect=self.aspect, looks=looks)}
         return self._picks[key]
 
     def source_for(self, shot: Shot, screenplay: Screenplay) -> tuple[str, str]:
@@ -71,7 +84,8 @@ class FootageRenderer:
 
 
 @register_renderer("footage")
-def create_footage(*, media: Path | str | None = None, aspect: float = 16 / 9, **_options) -> FootageRenderer:
+def create_footage(*, media: Path | str | None = None, aspect: float = 16 / 9, clip_model: Path | str | None = None,
+                   **_options) -> FootageRenderer:
     if not media:
         raise InputError("--renderer footage needs a folder of photos and clips: --media FOLDER")
-    return FootageRenderer(Path(media), aspect)
+    return FootageRenderer(Path(media), aspect, Path(clip_model) if clip_model else None)

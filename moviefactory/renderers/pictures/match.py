@@ -2,7 +2,8 @@
 the candidates' words (a file's caption and tags, a stock item's), for the whole film at once, so no
 picture is used twice while unused ones remain, whatever order the shots are rendered in.
 
-1. In film order, each shot takes the best-scoring unused candidate that shares words with it.
+1. In film order, each shot takes the best-scoring unused candidate that shares words with it (or,
+   where CLIP weights are given, whose picture looks like the shot's words).
 2. Shots left over take the unused candidates in their own order (the user's folder order): a trip's
    photos named IMG_0412.jpg have no words, and they are still the film.
 3. Only when every candidate is used does a shot get one again: its best match.
@@ -16,6 +17,7 @@ from ...screenplay import Screenplay, Shot
 from ...textmatch import TfIdf, tokenize
 
 ORIENTATION_BONUS = 0.02  # between equal matches, a picture of the film's own shape wins
+LOOK_WEIGHT = 1.0  # a CLIP similarity counts as much as the words' score
 
 
 @dataclass(frozen=True)
@@ -40,26 +42,34 @@ def shot_query(shot: Shot, screenplay: Screenplay) -> str:
     return " ".join([shot.description, *(f"{name} {looks.get(name, '')}" for name in shot.characters)])
 
 
-def cast_pictures(screenplay: Screenplay, candidates: Sequence[Candidate], *, aspect: float) -> dict[str, Pick]:
-    """shot id -> the candidate that plays it (see the module's docstring)."""
+def cast_pictures(screenplay: Screenplay, candidates: Sequence[Candidate], *, aspect: float,
+                  looks: dict[str, Sequence[float]] | None = None) -> dict[str, Pick]:
+    """shot id -> the candidate that plays it (see the module's docstring). `looks`: per shot, each
+    candidate's image-text similarity (CLIP), added to its words' score, so pictures without words
+    are matched by what they show."""
     if not candidates:
         return {}
     # tags count twice: they are the words a person chose for the picture
     index = TfIdf([tokenize(c.text) + 2 * tokenize(" ".join(c.tags)) for c in candidates])
     shots = [shot for _, shot in screenplay.shots()]
     scores: dict[str, dict[int, float]] = {}
+    worded: dict[str, set[int]] = {}  # the candidates whose words matched the shot (the rest: only its looks)
     for shot in shots:
         found = dict((n, s) for s, n in index.search(shot_query(shot, screenplay)))
+        worded[shot.id] = set(found)
+        for n, s in enumerate((looks or {}).get(shot.id, ())):
+            if s > 0:
+                found[n] = found.get(n, 0.0) + LOOK_WEIGHT * float(s)
         scores[shot.id] = {n: s + ORIENTATION_BONUS * _same_shape(candidates[n], aspect) for n, s in found.items()}
     used: set[int] = set()
     picks: dict[str, Pick] = {}
-    for shot in shots:  # 1. by words
+    for shot in shots:  # 1. by words (and looks, with CLIP)
         best = max(((s, -n) for n, s in scores[shot.id].items() if n not in used), default=None)
         if best is not None:
             n = -best[1]
             used.add(n)
             picks[shot.id] = Pick(candidates[n].key, round(_words_only(scores[shot.id][n], candidates[n], aspect), 4),
-                                  "words")
+                                  "words" if n in worded[shot.id] else "looks")
     spare = (n for n in range(len(candidates)) if n not in used)
     for shot in shots:  # 2. in the candidates' order
         if shot.id not in picks and (n := next(spare, None)) is not None:
