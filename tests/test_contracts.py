@@ -71,6 +71,16 @@ def _sources(name: str, folder, stack: contextlib.ExitStack) -> dict:
 
         server = stack.enter_context(FakeImages(paint))
         return {"images_base_url": server.base_url, "images_model": "sd-local"}
+    if name == "comfyui":
+        from fake_comfyui import FakeComfyUI
+
+        def make(prompt, width, height, frames, fps):
+            out = io.BytesIO()
+            Image.new("RGB", (width, height), (120, 40, 160)).save(out, "PNG")
+            return out.getvalue(), ".png"
+
+        server = stack.enter_context(FakeComfyUI(make))
+        return {"comfyui_url": server.url}
     if name == "stock":
         from fake_stock import FakeStock, Item
 
