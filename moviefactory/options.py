@@ -71,6 +71,8 @@ class FilmOptions(BaseModel):
                                        "moviefactory media index FOLDER shows what it sees).")
     clip_model: Path | None = setting(None, "--renderer footage: a local CLIP model folder (transformers); your "
                                             "pictures are then also matched by what they show.")
+    credits: str = setting("none", "Credits for the pictures: none (credits.txt and report.json only), or end "
+                                   "(also an end card in the film).")
     stock: str = setting("pexels", "--renderer stock: the library, pexels ($PEXELS_API_KEY) or pixabay "
                                    "($PIXABAY_API_KEY).")
     pexels_base_url: str | None = setting(None, "Pexels' API root (default https://api.pexels.com).")
@@ -150,6 +152,13 @@ class FilmOptions(BaseModel):
     def _workflow_file(cls, v: str | None) -> str | None:
         # a file is the same file whatever the working directory; a bare name is a built-in workflow
         return str(Path(v).expanduser().resolve()) if v and Path(v).expanduser().is_file() else v
+
+    @field_validator("credits")
+    @classmethod
+    def _credits(cls, v: str) -> str:
+        if v not in ("none", "end"):
+            raise ValueError("takes none or end")
+        return v
 
     @field_validator("writer")
     @classmethod

@@ -58,7 +58,7 @@ def _median_colour(film, start: float, seconds: float) -> np.ndarray:
 def test_a_film_of_stock_video_and_photos_credited_and_cached(library, tmp_path, service, monkeypatch):
     monkeypatch.setenv("MOVIEFACTORY_CACHE", str(tmp_path / "cache"))  # the shared stock cache starts empty
     with FakeStock(library, key=KEY) as server:
-        proc = _make(server, tmp_path / "runs", "--stock", service)
+        proc = _make(server, tmp_path / "runs", "--stock", service, *(["--credits", "end"] if service == "pexels" else []))
         assert proc.returncode == 0, proc.stdout + proc.stderr
         run = next((tmp_path / "runs").iterdir())
         report = json.loads((run / "report.json").read_text())
@@ -74,8 +74,21 @@ def test_a_film_of_stock_video_and_photos_credited_and_cached(library, tmp_path,
         timeline = json.loads((run / "timeline.json").read_text())
         fps = Fraction(timeline["fps"])
         for clip in timeline["video"]:
+            if clip["shot"] == "credits":
+                continue
             got = _median_colour(run / "film.mp4", float(Fraction(clip["start"])), float(clip["frames"] / fps))
             assert np.abs(got - COLOURS[int(picks[clip["shot"]]["id"])]).max() < 40, clip["shot"]
+        card = [c for c in timeline["video"] if c["shot"] == "credits"]
+        if service == "pexels":  # --credits end: the film ends on a card naming the authors
+            assert len(card) == 1 and card[0] == timeline["video"][-1]
+            with av.open(str(run / "film.mp4")) as c:
+                last = [f for f in c.decode(video=0)][-10].to_ndarray(format="rgb24")
+            assert np.median(last) < 40 and (last.min(axis=2) > 200).mean() > 0.002  # light text on a dark card
+            otio = json.loads((run / "film.otio").read_text())
+            authors = {c["author"] for c in otio["metadata"]["moviefactory"]["meta"]["credits"]}
+            assert authors == {f"Author {n}" for n in set(ids)}
+        else:
+            assert not card
         # searched in the film's shape, with the key where each library wants it and nowhere else
         searches = server.searches()
         orientation = {"pexels": "portrait", "pixabay": "vertical"}[service]

@@ -249,7 +249,10 @@ class Nodes:
         self._event("timeline", "start")
         run, fmt = self.c.run, self.c.format
         music, sfx, bridges = state.get("music"), state.get("sfx") or {}, state.get("bridges") or {}
+        credits = self._credits(state)
+        card = self._end_card(credits, state) if self.c.options.credits == "end" and credits else None
         key = cache_key("timeline", screenplay=state["screenplay"], format=fmt.model_dump(mode="json"),
+                        credits=credits, card=[card.path, card.frames] if card else None,
                         clips={k: [v["path"], v["frames"], v["key"]] for k, v in state["clips"].items()},
                         speech={k: [v["path"], v["key"]] for k, v in state["speech"].items()},
                         music=music, sfx=sfx, bridges={k: [v["path"], v["key"]] for k, v in bridges.items()})
@@ -257,7 +260,7 @@ class Nodes:
         subtitles = {ext: run.rel(stem.with_suffix(f".{ext}")) for ext in ("srt", "vtt", "ass")}
         extras = {"otio": run.rel(run.root / "film.otio")}
         if run.cached(run.timeline, key) is None:
-            timeline = self._cut(state, music, sfx, bridges)
+            timeline = self._cut(state, music, sfx, bridges, credits, card)
             write_text(run.timeline, timeline.to_json())
             write_subtitles(timeline, fmt, stem)
             write_otio(timeline, run.root, run.root / extras["otio"])
@@ -268,7 +271,29 @@ class Nodes:
         self._event("timeline", "done", detail=detail)
         return {"timeline": run.rel(run.timeline), "timeline_key": key, "subtitles": subtitles, "extras": extras}
 
-    def _cut(self, state, music, sfx, bridges) -> Timeline:
+    def _credits(self, state) -> list[dict]:
+        """The stock items the film shows, with author, page and licence (other pictures need none)."""
+        credits = getattr(self.c.renderer, "credits", None)
+        if not callable(credits):
+            return []
+        return [c for c in credits(self._screenplay(state)) if c.get("licence")]
+
+    def _end_card(self, credits: list[dict], state) -> ClipRef:
+        from ..media.credits_card import write_end_card
+
+        fmt, run = self.c.format, self.c.run
+        frames = shot_frames(4.0, fmt.frame_rate)
+        path = run.root / "scenes" / "credits.still.npz"
+        key = cache_key("end card", credits=credits, title=self._screenplay(state).title, size=[fmt.width, fmt.height],
+                        fps=fmt.fps, frames=frames)
+        if run.cached(path, key) is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                write_end_card(tmp, self._screenplay(state).title, credits, fmt, frames)
+            run.mark_done(path, key, frames=frames)
+        return ClipRef(run.rel(path), frames)
+
+    def _cut(self, state, music, sfx, bridges, credits=(), card=None) -> Timeline:
         screenplay, fmt = self._screenplay(state), self.c.format
         clips = {k: ClipRef(v["path"], v["frames"]) for k, v in state["clips"].items()}
         speech = {k: SpeechRef(v["path"], v["duration"], [tuple(w) for w in v["words"]])
@@ -277,7 +302,8 @@ class Nodes:
             if music else None
         effects = {k: SfxRef(v["path"], v["duration"], k) for k, v in sfx.items()}
         return build_timeline(screenplay, fmt, clips, speech, caption_measure(fmt, screenplay.language), music=track, sfx=effects,
-                              bridges={k: ClipRef(v["path"], v["frames"]) for k, v in bridges.items()})
+                              bridges={k: ClipRef(v["path"], v["frames"]) for k, v in bridges.items()},
+                              credits=credits, end_card=card)
 
     # 5. Assemble ----------------------------------------------------------------------------------
     def assemble(self, state: dict[str, Any]) -> dict[str, Any]:

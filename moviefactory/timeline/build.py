@@ -47,8 +47,12 @@ def build_timeline(
     music: TrackRef | None = None,
     sfx: Mapping[str, SfxRef] | None = None,
     bridges: Mapping[str, ClipRef] | None = None,
+    credits: Sequence[Mapping] = (),
+    end_card: ClipRef | None = None,
 ) -> Timeline:
-    """`bridges`: scene id -> a generated transition into that scene, exactly as long as its overlap."""
+    """`bridges`: scene id -> a generated transition into that scene, exactly as long as its overlap.
+    `credits`: who made the pictures (stock items), kept in the timeline's meta (film.otio carries it);
+    `end_card`: a still that ends the film, crossfaded in after the last scene."""
     fps = fmt.frame_rate
     video: list[VideoClip] = []
     audio: list[AudioClip] = []
@@ -90,6 +94,12 @@ def build_timeline(
             )
             t += duration + ms(GAP)
 
+    if end_card is not None and video:
+        overlap = scene_overlap("crossfade", 0.5, video[-1].frames, end_card.frames, fps)
+        start = end - overlap
+        video.append(VideoClip(end_card.path, "credits", "credits", Fraction(start) / fps, end_card.frames,
+                               "crossfade", overlap))
+        end = start + end_card.frames
     film = Fraction(end) / fps
     if music is not None:
         audio += music_clips(music, film)
@@ -97,5 +107,6 @@ def build_timeline(
     return Timeline(
         title=screenplay.title, language=screenplay.language, width=fmt.width, height=fmt.height, fps=fps,
         duration=film, video=tuple(video), audio=tuple(audio), cues=tuple(cues),
-        loudness_lufs=fmt.loudness_lufs, true_peak_db=fmt.true_peak_db, meta={"format": fmt.name},
+        loudness_lufs=fmt.loudness_lufs, true_peak_db=fmt.true_peak_db,
+        meta={"format": fmt.name, **({"credits": [dict(c) for c in credits]} if credits else {})},
     )
