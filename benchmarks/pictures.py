@@ -77,15 +77,19 @@ def main() -> None:
     from fake_stock import FakeStock
 
     work = Path(tempfile.mkdtemp(prefix="mf-bench-pictures-"))
-    os.environ["MOVIEFACTORY_CACHE"] = str(work / "cache")  # the stock cache: warmed below, not the user's
     folder = work / "media"
     folder.mkdir()
     items = media(folder)
     base = baseline(args.seconds, args.format)
+    # warm-up: the default sound libraries, the voice, the imports: every film below finds them ready
+    mf.make_film(THEME, format=args.format, seconds=10, draft=True, output=work / "warm-up", writer="offline")
     results = {"animatic": film(args.seconds, args.format, work / "animatic")}
     results["footage"] = film(args.seconds, args.format, work / "footage", renderer="footage", media=folder)
     os.environ["PEXELS_API_KEY"] = "bench-key"
     with FakeStock(items, key="bench-key") as server:
+        from moviefactory.renderers.pictures.stock_api import StockAPI
+
+        shutil.rmtree(StockAPI("pexels", base_url=server.base_url).cache, ignore_errors=True)  # its own folder
         film(args.seconds, args.format, work / "stock-cold", renderer="stock", pexels_base_url=server.base_url)
         asked = len(server.requests)
         results["stock (warm cache)"] = film(args.seconds, args.format, work / "stock-warm", renderer="stock",

@@ -67,7 +67,10 @@ class StockAPI:
         self.base = (base_url or self.conf["base_url"]).rstrip("/")
         self.key_env = key_env or self.conf["key_env"]
         self.timeout, self.retries = timeout, retries
-        self.cache = Path(cache) if cache else _cache_root() / service
+        # another server speaking the same API (a mirror, a test's stand-in) has its own items: its own folder
+        own = "" if self.base == self.conf["base_url"].rstrip("/") else \
+            "-" + hashlib.sha256(self.base.encode()).hexdigest()[:10]
+        self.cache = Path(cache) if cache else _cache_root() / f"{service}{own}"
         self._key = os.environ.get(self.key_env, "")
 
     @property
