@@ -27,16 +27,17 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 from urllib.parse import parse_qs, urlparse
+
+from local_server import LocalServer, QuietHandler
 
 WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"  # RFC 6455, section 1.3
 SAVERS = ("SaveImage", "SaveWEBM", "SaveAnimatedWEBP", "VHS_VideoCombine", "SaveVideo")
 
 
 @dataclass
-class FakeComfyUI:
+class FakeComfyUI(LocalServer):
     make: Callable[[str, int, int, int, float], tuple[bytes, str]]
     fail_node: str | None = None  # this node raises an execution_error
     steps: int = 4  # progress messages per prompt
@@ -50,29 +51,26 @@ class FakeComfyUI:
         self.history: dict[str, dict] = {}
         self.clients: dict[str, queue.Queue] = {}
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
-
-            def log_message(self, *args) -> None:
-                pass
 
             def do_POST(self) -> None:  # noqa: N802
                 fake.requests.append(f"POST {self.path}")
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 if urlparse(self.path).path != "/prompt":
-                    return self._json(404, {"error": "not found"})
+                    return self.send_json(404, {"error": "not found"})
                 graph, client = body.get("prompt"), body.get("client_id")
                 bad = {k: n for k, n in (graph or {}).items() if not isinstance(n, dict) or "class_type" not in n
                        or "inputs" not in n} if isinstance(graph, dict) else {"?": None}
                 if not graph or bad:
-                    return self._json(400, {"error": {"type": "prompt_outputs_failed_validation",
+                    return self.send_json(400, {"error": {"type": "prompt_outputs_failed_validation",
                                                       "message": "Prompt outputs failed validation"},
                                             "node_errors": {k: {"errors": [{"message": "missing class_type"}]}
                                                             for k in bad}})
                 prompt_id = str(uuid.uuid4())
                 fake.prompts.append({"prompt_id": prompt_id, "graph": graph, "client_id": client})
                 threading.Thread(target=fake._execute, args=(prompt_id, graph, client), daemon=True).start()
-                self._json(200, {"prompt_id": prompt_id, "number": len(fake.prompts), "node_errors": {}})
+                self.send_json(200, {"prompt_id": prompt_id, "number": len(fake.prompts), "node_errors": {}})
 
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
@@ -81,13 +79,13 @@ class FakeComfyUI:
                     return self._websocket(parse_qs(url.query).get("clientId", [""])[0])
                 if url.path.startswith("/history/"):
                     pid = url.path[len("/history/"):]
-                    return self._json(200, {pid: fake.history[pid]} if pid in fake.history else {})
+                    return self.send_json(200, {pid: fake.history[pid]} if pid in fake.history else {})
                 if url.path == "/view":
                     name = parse_qs(url.query).get("filename", [""])[0]
                     if name not in fake.files:
-                        return self._json(404, {"error": "no such file"})
-                    return self._send(200, fake.files[name], "application/octet-stream")
-                return self._json(404, {"error": "not found"})
+                        return self.send_json(404, {"error": "no such file"})
+                    return self.send_bytes(200, fake.files[name], "application/octet-stream")
+                return self.send_json(404, {"error": "not found"})
 
             def _websocket(self, client: str) -> None:
                 key = self.headers.get("Sec-WebSocket-Key", "")
@@ -124,22 +122,7 @@ class FakeComfyUI:
                 self.wfile.write(head + data)
                 self.wfile.flush()
 
-            def _json(self, status: int, body: dict) -> None:
-                self._send(status, json.dumps(body).encode(), "application/json")
-
-            def _send(self, status: int, data: bytes, kind: str) -> None:
-                try:
-                    self.send_response(status)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     def _post(self, client: str, kind: str, data: dict) -> None:
         self.clients.setdefault(client, queue.Queue()).put(json.dumps({"type": kind, "data": data}))
@@ -177,12 +160,4 @@ class FakeComfyUI:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def __enter__(self) -> "FakeComfyUI":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}"

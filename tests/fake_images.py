@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import base64
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+from local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -28,7 +28,7 @@ class Fault:
 
 
 @dataclass
-class FakeImages:
+class FakeImages(LocalServer):
     paint: Callable[[dict[str, Any]], bytes]
     key: str | None = None  # the bearer key the server wants (None: any)
     script: list[Fault] = field(default_factory=list)
@@ -37,10 +37,7 @@ class FakeImages:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 fake.requests.append({"path": self.path, "body": body, "time": time.monotonic(),
@@ -60,35 +57,13 @@ class FakeImages:
                 if not body.get("prompt") or not body.get("model") or "x" not in size:
                     return self._error(400, "model, prompt and size are required", "invalid_request_error")
                 image = base64.b64encode(fake.paint(body)).decode()
-                self._json(200, {"created": int(time.time()), "data": [{"b64_json": image}]})
+                self.send_json(200, {"created": int(time.time()), "data": [{"b64_json": image}]})
 
             def _error(self, status: int, message: str, kind: str, headers: dict | None = None) -> None:
-                self._json(status, {"error": {"message": message, "type": kind, "code": None}}, headers)
+                self.send_json(status, {"error": {"message": message, "type": kind, "code": None}}, headers)
 
-            def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                try:
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):  # the client gave up waiting: nothing to say
-                    pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeImages":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/v1"

@@ -10,11 +10,11 @@ the audio (the tests use Piper); `script` can put errors or delays first. Every 
 from __future__ import annotations
 
 import json
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
+
+from local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Fault:
 
 
 @dataclass
-class FakeSpeech:
+class FakeSpeech(LocalServer):
     speak: Callable[[dict[str, Any]], bytes]
     key: str | None = None  # the bearer key the server wants (None: any)
     script: list[Fault] = field(default_factory=list)
@@ -33,10 +33,7 @@ class FakeSpeech:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:  # noqa: N802
                 body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
                 fake.requests.append({"path": self.path, "body": body,
@@ -53,32 +50,13 @@ class FakeSpeech:
                         return self._error(fault.status, "scripted failure", "server_error")
                 if not body.get("input") or not body.get("voice") or not body.get("model"):
                     return self._error(400, "model, input and voice are required", "invalid_request_error")
-                audio = fake.speak(body)
-                self.send_response(200)
-                self.send_header("Content-Type", "audio/wav")
-                self.send_header("Content-Length", str(len(audio)))
-                self.end_headers()
-                self.wfile.write(audio)
+                self.send_bytes(200, fake.speak(body), "audio/wav")
 
             def _error(self, status: int, message: str, kind: str) -> None:
-                data = json.dumps({"error": {"message": message, "type": kind, "code": None}}).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                self.send_json(status, {"error": {"message": message, "type": kind, "code": None}})
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._serve(Handler)
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> "FakeSpeech":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return f"http://127.0.0.1:{self.port}/v1"

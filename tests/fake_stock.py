@@ -19,14 +19,13 @@ Pixabay ("[ERROR 400] Invalid or missing API key"), as they answer. `script` put
 """
 from __future__ import annotations
 
-import json
 import re
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
+
+from local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -49,7 +48,7 @@ class Fault:
 
 
 @dataclass
-class FakeStock:
+class FakeStock(LocalServer):
     items: list[Item]
     key: str = "stock-key"
     script: list[Fault] = field(default_factory=list)
@@ -58,10 +57,7 @@ class FakeStock:
     def __post_init__(self) -> None:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:  # noqa: N802
                 url = urlparse(self.path)
                 q = {k: v[0] for k, v in parse_qs(url.query).items()}
@@ -74,17 +70,17 @@ class FakeStock:
                     if fault.delay:
                         time.sleep(fault.delay)
                     if fault.status != 200:
-                        return self._send(fault.status, b"scripted failure", "text/plain",
+                        return self.send_bytes(fault.status, b"scripted failure", "text/plain",
                                           {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else {})
                 if url.path in ("/v1/search", "/videos/search"):
                     if key != fake.key:
-                        return self._json(401, {"error": "Unauthorized"})
+                        return self.send_json(401, {"error": "Unauthorized"})
                     return self._pexels(q, "photo" if url.path == "/v1/search" else "video")
                 if url.path in ("/api/", "/api/videos/"):
                     if key != fake.key:
-                        return self._send(400, b"[ERROR 400] Invalid or missing API key", "text/plain")
+                        return self.send_bytes(400, b"[ERROR 400] Invalid or missing API key", "text/plain")
                     return self._pixabay(q, "photo" if url.path == "/api/" else "video")
-                return self._json(404, {"error": "not found"})
+                return self.send_json(404, {"error": "not found"})
 
             def _found(self, query: str, kind: str) -> list[Item]:
                 words = set(re.findall(r"[a-z]+", query.lower()))
@@ -108,7 +104,7 @@ class FakeStock:
                          "video_files": [{"id": i.id * 10, "quality": "hd", "file_type": "video/mp4", "width": i.width,
                                           "height": i.height, "link": f"{base}/files/{i.file.name}"}]}
                         for i in found]}
-                self._json(200, body)
+                self.send_json(200, body)
 
             def _pixabay(self, q: dict, kind: str) -> None:
                 found = self._found(q.get("q", ""), kind)[: int(q.get("per_page", 20))]
@@ -124,35 +120,15 @@ class FakeStock:
                         hit.update(duration=int(i.duration), videos={"large": {
                             "url": f"{base}/files/{i.file.name}", "width": i.width, "height": i.height, "size": 1}})
                     hits.append(hit)
-                self._json(200, {"total": len(hits), "totalHits": len(hits), "hits": hits})
+                self.send_json(200, {"total": len(hits), "totalHits": len(hits), "hits": hits})
 
             def _file(self, name: str) -> None:
                 item = next((i for i in fake.items if i.file.name == name), None)
                 if item is None:
-                    return self._json(404, {"error": "no such file"})
-                self._send(200, item.file.read_bytes(), "video/mp4" if item.kind == "video" else "image/jpeg")
+                    return self.send_json(404, {"error": "no such file"})
+                self.send_bytes(200, item.file.read_bytes(), "video/mp4" if item.kind == "video" else "image/jpeg")
 
-            def _json(self, status: int, body: dict) -> None:
-                self._send(status, json.dumps(body).encode(), "application/json")
-
-            def _send(self, status: int, data: bytes, kind: str, headers: dict | None = None) -> None:
-                try:
-                    self.send_response(status)
-                    for k, v in (headers or {}).items():
-                        self.send_header(k, v)
-                    self.send_header("Content-Type", kind)
-                    self.send_header("Content-Length", str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def port(self) -> int:
-        return self._server.server_address[1]
+        self._serve(Handler)
 
     @property
     def base_url(self) -> str:
@@ -163,11 +139,3 @@ class FakeStock:
 
     def downloads(self) -> list[dict]:
         return [r for r in self.requests if r["path"].startswith("/files/")]
-
-    def __enter__(self) -> "FakeStock":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._server.shutdown()
-        self._server.server_close()
