@@ -234,7 +234,7 @@ def test_with_clip_weights_pictures_without_words_are_cast_by_what_they_show(tmp
     from moviefactory.renderers.pictures.clip_rank import load_clip, picture_vectors
     from moviefactory.renderers.pictures.footage import FootageRenderer
     from moviefactory.renderers.pictures.match import shot_query
-    from moviefactory.renderers.pictures.media import _cache_file
+    from moviefactory.renderers.pictures.media import index_cache_file
     from scripted_llm import request
 
     clip = _tiny_clip(tmp_path / "clip")
@@ -257,7 +257,7 @@ def test_with_clip_weights_pictures_without_words_are_cast_by_what_they_show(tmp
             expected[shot.id] = files[free[0]].path
     assert expected and {s: picks[s].key for s in expected} == expected
     assert all(picks[s].how == "looks" for s in expected)
-    cache = _cache_file(media.resolve()).with_suffix(f".{ranker.model_id}.npz")
+    cache = index_cache_file(media.resolve()).with_suffix(f".{ranker.model_id}.npz")
     stamp = cache.stat().st_mtime_ns
     FootageRenderer(media, 9 / 16, clip)  # the pictures' embeddings are read back, not computed again
     assert cache.stat().st_mtime_ns == stamp

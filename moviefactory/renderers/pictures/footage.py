@@ -34,10 +34,10 @@ class FootageRenderer:
         self.ranker = self.vectors = None
         if clip_model is not None:  # where CLIP weights are present, pictures are also matched by what they show
             from .clip_rank import load_clip, picture_vectors
-            from .media import _cache_file
+            from .media import index_cache_file
 
             self.ranker = load_clip(clip_model)
-            cache = _cache_file(self.folder).with_suffix(f".{self.ranker.model_id}.npz")
+            cache = index_cache_file(self.folder).with_suffix(f".{self.ranker.model_id}.npz")
             self.vectors = picture_vectors(self.ranker, self.folder, list(self.files.values()), cache)
 
     def cache_token(self) -> str:

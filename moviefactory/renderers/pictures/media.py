@@ -46,7 +46,7 @@ def index_media(folder: Path) -> list[MediaFile]:
     folder = Path(folder).expanduser()
     if not folder.is_dir():
         raise InputError(f"no media folder at {folder}")
-    cache = _cache_file(folder)
+    cache = index_cache_file(folder)
     known = _read_cache(cache)
     out, changed = [], False
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in PHOTOS + CLIPS
@@ -63,7 +63,7 @@ def index_media(folder: Path) -> list[MediaFile]:
     return out
 
 
-def _cache_file(folder: Path) -> Path:
+def index_cache_file(folder: Path) -> Path:
     from ...audio.library import cache_dir
 
     key = hashlib.sha256(str(folder.resolve()).encode()).hexdigest()[:16]
