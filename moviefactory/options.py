@@ -69,7 +69,7 @@ class FilmOptions(BaseModel):
     model_path: Path | None = setting(None, "A local copy of the renderer's model weights.")
     media: Path | None = setting(None, "--renderer footage: your folder of photos and clips (only read; "
                                        "moviefactory media index FOLDER shows what it sees).")
-    clip_model: Path | None = setting(None, "--renderer footage: a local CLIP model folder (transformers); your "
+    clip_model: Path | None = setting(None, "--renderer footage or stock: a local CLIP model folder (transformers); "
                                             "pictures are then also matched by what they show.")
     credits: str = setting("none", "Credits for the pictures: none (credits.txt and report.json only), or end "
                                    "(also an end card in the film).")

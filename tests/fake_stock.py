@@ -38,6 +38,7 @@ class Item:
     height: int
     duration: float = 0.0
     author: str = "Ana Lens"
+    preview: Path | None = None  # a video's thumbnail (a photo's preview is the photo)
 
 
 @dataclass
@@ -95,12 +96,13 @@ class FakeStock(LocalServer):
                          "url": f"https://www.pexels.com/photo/{i.words.replace(' ', '-')}-{i.id}/",
                          "photographer": i.author, "photographer_url": f"https://www.pexels.com/@{i.id}",
                          "src": {"original": f"{base}/files/{i.file.name}", "large2x": f"{base}/files/{i.file.name}",
-                                 "large": f"{base}/files/{i.file.name}"}} for i in found]}
+                                 "large": f"{base}/files/{i.file.name}", "small": f"{base}/files/{i.file.name}"}}
+                        for i in found]}
                 else:
                     body = {"page": 1, "per_page": len(found), "total_results": len(found), "videos": [
                         {"id": i.id, "width": i.width, "height": i.height, "duration": i.duration,
                          "url": f"https://www.pexels.com/video/{i.words.replace(' ', '-')}-{i.id}/",
-                         "image": "", "user": {"id": i.id, "name": i.author, "url": f"https://www.pexels.com/@{i.id}"},
+                         "image": f"{base}/files/{i.preview.name}" if i.preview else "", "user": {"id": i.id, "name": i.author, "url": f"https://www.pexels.com/@{i.id}"},
                          "video_files": [{"id": i.id * 10, "quality": "hd", "file_type": "video/mp4", "width": i.width,
                                           "height": i.height, "link": f"{base}/files/{i.file.name}"}]}
                         for i in found]}
@@ -115,18 +117,20 @@ class FakeStock(LocalServer):
                            "type": "photo" if kind == "photo" else "film", "tags": ", ".join(i.words.split()),
                            "user_id": i.id, "user": i.author}
                     if kind == "photo":
-                        hit.update(largeImageURL=f"{base}/files/{i.file.name}", imageWidth=i.width, imageHeight=i.height)
+                        hit.update(largeImageURL=f"{base}/files/{i.file.name}", previewURL=f"{base}/files/{i.file.name}",
+                                   imageWidth=i.width, imageHeight=i.height)
                     else:
                         hit.update(duration=int(i.duration), videos={"large": {
-                            "url": f"{base}/files/{i.file.name}", "width": i.width, "height": i.height, "size": 1}})
+                            "url": f"{base}/files/{i.file.name}", "width": i.width, "height": i.height, "size": 1,
+                            "thumbnail": f"{base}/files/{i.preview.name}" if i.preview else ""}})
                     hits.append(hit)
                 self.send_json(200, {"total": len(hits), "totalHits": len(hits), "hits": hits})
 
             def _file(self, name: str) -> None:
-                item = next((i for i in fake.items if i.file.name == name), None)
-                if item is None:
+                files = {p.name: p for i in fake.items for p in (i.file, i.preview) if p is not None}
+                if name not in files:
                     return self.send_json(404, {"error": "no such file"})
-                self.send_bytes(200, item.file.read_bytes(), "video/mp4" if item.kind == "video" else "image/jpeg")
+                self.send_bytes(200, files[name].read_bytes(), "video/mp4" if name.endswith(".mp4") else "image/jpeg")
 
         self._serve(Handler)
 

@@ -179,3 +179,49 @@ def test_the_query_is_the_subject_and_the_place():
                                            "walking slowly, at dusk, warm orange backlight", camera="static",
                 motion=0.3, duration=3)
     assert stock_query(shot, "snowy pine valley") == "slender red fox snowy pine valley"
+
+
+def test_how_an_item_looks_reorders_equal_answers():
+    from moviefactory.renderers.pictures.stock import _rank
+    from moviefactory.renderers.pictures.stock_api import StockItem
+
+    items = [StockItem(f"pexels-photo-{n}", "pexels", "photo", str(n), "red fox snow", (), 100, 100, 0.0, "u", "p",
+                       "a", "", "L", "", "") for n in range(3)]
+    assert [i.id for i in _rank(items, "red fox")] == ["0", "1", "2"]  # the library's order
+    assert [i.id for i in _rank(items, "red fox", {"pexels-photo-2": 0.9})][0] == "2"  # what it shows wins
+
+
+def test_with_clip_weights_stock_previews_are_fetched_once_and_rank_the_answers(library, tmp_path, monkeypatch):
+    from moviefactory.planner import create_writer
+    from moviefactory.renderers.pictures.clip_rank import load_clip
+    from moviefactory.renderers.pictures.stock import StockRenderer
+    from scripted_llm import request
+    from test_footage import _tiny_clip
+
+    clip = _tiny_clip(tmp_path / "clip")
+    thumbs = []
+    for item in library:
+        if item.kind == "video":
+            thumb = item.file.with_suffix(".thumb.jpg")
+            _photo(thumb, COLOURS[item.id], (160, 120))
+            item.preview = thumb
+            thumbs.append(thumb.name)
+    monkeypatch.setenv("PEXELS_API_KEY", KEY)
+    film = create_writer("offline").write(request(theme=THEME, fmt="vertical", seconds=16.0))
+    try:
+        with FakeStock(library, key=KEY) as server:
+            api = StockAPI("pexels", base_url=server.base_url, cache=tmp_path / "cache")
+            renderer = StockRenderer(api, aspect=9 / 16, ranker=load_clip(clip))
+            picks = renderer.picks(film)
+            fetched = [r["path"] for r in server.downloads()]
+            assert sorted(set(fetched)) == sorted(f"/files/{n}" for n in thumbs + [i.file.name for i in library
+                                                                                   if i.kind == "photo"])
+            assert len(fetched) == len(set(fetched))  # each preview once
+            again = StockRenderer(api, aspect=9 / 16, ranker=load_clip(clip))
+            before = len(server.requests)
+            assert {k: (v[0].key if v[0] else None) for k, v in again.picks(film).items()} == \
+                {k: (v[0].key if v[0] else None) for k, v in picks.items()}
+            assert len(server.requests) == before  # searches and previews are all cached
+    finally:
+        for item in library:
+            item.preview = None

@@ -4,7 +4,8 @@ report.json. A shot the library has nothing for is an animatic panel, and the re
 
 Each shot is searched with a short query (its subject and its place: a stock search wants "red fox
 snowy pine valley", not the whole image prompt), the answers ranked by the library's order and by how
-many of the shot's words they share. Searches and files are cached (stock_api.py): a resumed run or a
+many of the shot's words they share, and, where CLIP weights are given (--clip-model), by how their
+previews (a photo's small size, a video's thumbnail) look beside the shot's words. Searches and files are cached (stock_api.py): a resumed run or a
 later film asks the library for nothing it already has.
 """
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import re
 import threading
 from pathlib import Path
+
+import numpy as np
 
 from ...media.camera import SUFFIX
 from ...screenplay import Screenplay, Shot
@@ -22,6 +25,7 @@ from .match import shot_query
 from .stock_api import StockAPI, StockItem, services
 
 RANK_WEIGHT = 0.5  # the library's first answer is worth this much relevance over its last
+LOOK_WEIGHT = 1.0  # a preview's CLIP similarity to the shot counts as much as shared words
 _CUT = re.compile(r",|\b(?:with|wearing|holding|while|as|under|beneath|against)\b")
 
 
@@ -42,13 +46,14 @@ class StockRenderer:
     name = "stock"
     suffix = ".mp4"  # a clip's; a photo's shot is a still (source_for says which)
 
-    def __init__(self, api: StockAPI, *, aspect: float = 16 / 9) -> None:
-        self.api, self.aspect = api, aspect
+    def __init__(self, api: StockAPI, *, aspect: float = 16 / 9, ranker=None) -> None:
+        self.api, self.aspect, self.ranker = api, aspect, ranker  # ranker: a ClipRanker, where CLIP weights are given
+        self._looks: dict[str, np.ndarray] = {}  # item key -> its preview's embedding
         self._lock = threading.Lock()
         self._cast: dict[str, dict[str, tuple[StockItem | None, str]]] = {}
 
     def cache_token(self) -> str:
-        return f"stock-1 {self.api.label}"
+        return f"stock-1 {self.api.label}" + (f" clip {self.ranker.model_id}" if self.ranker else "")
 
     def picks(self, screenplay: Screenplay) -> dict[str, tuple[StockItem | None, str]]:
         """shot id -> (the item that plays it, or None for an animatic panel; its query)."""
@@ -67,19 +72,36 @@ class StockRenderer:
             item = None
             for kind in ("video", "photo"):  # stock video first, photos when no clip fits
                 found = self.api.search(query, kind, aspect=self.aspect, language=screenplay.language)
-                ranked = _rank(found, shot_query(shot, screenplay))
+                ranked = _rank(found, shot_query(shot, screenplay), self._similarity(found, shot, screenplay))
                 item = next((i for i in ranked if i.key not in used), None)
                 if item is not None:
                     break
             if item is None:  # everything it found is used: the best of it again, never twice in a row
                 found = self.api.search(query, "video", aspect=self.aspect, language=screenplay.language) or \
                     self.api.search(query, "photo", aspect=self.aspect, language=screenplay.language)
-                item = next((i for i in _rank(found, shot_query(shot, screenplay)) if i.key != before), None)
+                looks = self._similarity(found, shot, screenplay)
+                item = next((i for i in _rank(found, shot_query(shot, screenplay), looks) if i.key != before), None)
             out[shot.id] = (item, query)
             if item is not None:
                 used.add(item.key)
             before = item.key if item else None
         return out
+
+    def _similarity(self, found: list[StockItem], shot: Shot, screenplay: Screenplay) -> dict[str, float]:
+        """Each item's preview against the shot's words (CLIP), where a model is given."""
+        if self.ranker is None or not found:
+            return {}
+        from PIL import Image
+
+        for item in found:
+            if item.key not in self._looks and (path := self.api.preview(item)) is not None:
+                with Image.open(path) as image:
+                    self._looks[item.key] = self.ranker.image_vectors([image.convert("RGB")])[0]
+        seen = [i for i in found if i.key in self._looks]
+        if not seen:
+            return {}
+        row = self.ranker.scores([shot_query(shot, screenplay)], np.stack([self._looks[i.key] for i in seen]))[0]
+        return {i.key: float(s) for i, s in zip(seen, row)}
 
     def source_for(self, shot: Shot, screenplay: Screenplay) -> tuple[str, str]:
         item, query = self.picks(screenplay)[shot.id]
@@ -114,12 +136,14 @@ class StockRenderer:
         return out
 
 
-def _rank(found: list[StockItem], query: str) -> list[StockItem]:
+def _rank(found: list[StockItem], query: str, looks: dict[str, float] | None = None) -> list[StockItem]:
+    """Best first: the library's order, the words shared with the shot, and (CLIP) how the item looks."""
     if not found:
         return []
     words = dict((n, s) for s, n in TfIdf([tokenize(i.text) + 2 * tokenize(" ".join(i.tags)) for i in found])
                  .search(query))
-    score = {i.key: words.get(n, 0.0) + RANK_WEIGHT * (1 - n / max(len(found), 1)) for n, i in enumerate(found)}
+    score = {i.key: words.get(n, 0.0) + RANK_WEIGHT * (1 - n / max(len(found), 1))
+             + LOOK_WEIGHT * (looks or {}).get(i.key, 0.0) for n, i in enumerate(found)}
     return sorted(found, key=lambda i: -score[i.key])
 
 
@@ -135,7 +159,12 @@ def credits_text(title: str, credits: list[dict]) -> str:
 
 @register_renderer("stock")
 def create_stock(*, stock: str = "pexels", pexels_base_url: str | None = None, pixabay_base_url: str | None = None,
-                 aspect: float = 16 / 9, **_options) -> StockRenderer:
+                 aspect: float = 16 / 9, clip_model=None, **_options) -> StockRenderer:
     api = StockAPI(stock, base_url=pexels_base_url if stock == "pexels" else pixabay_base_url)
     api.check_key()
-    return StockRenderer(api, aspect=aspect)
+    ranker = None
+    if clip_model:
+        from .clip_rank import load_clip
+
+        ranker = load_clip(clip_model)
+    return StockRenderer(api, aspect=aspect, ranker=ranker)

@@ -45,6 +45,7 @@ class StockItem:
     author_url: str
     licence: str
     licence_url: str
+    preview: str = ""  # a small picture of it (a photo's small size, a video's thumbnail), for CLIP
 
 
 @cache
@@ -115,16 +116,18 @@ class StockAPI:
             if kind == "photo":
                 src = e.get("src") or {}
                 download = src.get("large2x") or src.get("original") or src.get("large") or ""
+                preview = src.get("small") or src.get("tiny") or src.get("medium") or ""
                 author, author_url = e.get("photographer", ""), e.get("photographer_url", "")
                 text, duration = " ".join([str(e.get("alt") or ""), _slug(page)]), 0.0
             else:
                 download = _best_file(e.get("video_files") or [])
+                preview = str(e.get("image") or "")
                 user = e.get("user") or {}
                 author, author_url = user.get("name", ""), user.get("url", "")
                 text, duration = _slug(page), float(e.get("duration") or 0)
             if download:
                 out.append(self._item(kind, e.get("id"), text, (), e.get("width"), e.get("height"), duration, download,
-                                      page, author, author_url))
+                                      page, author, author_url, preview))
         return out
 
     def _pixabay(self, reply: dict, kind: str) -> list[StockItem]:
@@ -136,20 +139,22 @@ class StockAPI:
             if kind == "photo":
                 download, w, h, duration = e.get("largeImageURL") or e.get("webformatURL") or "", \
                     e.get("imageWidth"), e.get("imageHeight"), 0.0
+                preview = e.get("previewURL") or e.get("webformatURL") or ""
             else:
                 files = [dict(f, link=f.get("url")) for f in (e.get("videos") or {}).values() if f.get("url")]
                 download = _best_file(files)
                 best = next((f for f in files if f["link"] == download), {})
                 w, h, duration = best.get("width"), best.get("height"), float(e.get("duration") or 0)
+                preview = next((f.get("thumbnail") for f in files if f.get("thumbnail")), "")
             if download:
                 out.append(self._item(kind, e.get("id"), _slug(str(e.get("pageURL", ""))), tags, w, h, duration,
-                                      download, str(e.get("pageURL", "")), author, author_url))
+                                      download, str(e.get("pageURL", "")), author, author_url, preview))
         return out
 
-    def _item(self, kind, id_, text, tags, w, h, duration, download, page, author, author_url) -> StockItem:
+    def _item(self, kind, id_, text, tags, w, h, duration, download, page, author, author_url, preview) -> StockItem:
         return StockItem(f"{self.service}-{kind}-{id_}", self.service, kind, str(id_), " ".join(text.split()), tags,
                          int(w or 0), int(h or 0), duration, str(download), page, str(author), str(author_url),
-                         self.conf["licence"], self.conf["licence_url"])
+                         self.conf["licence"], self.conf["licence_url"], str(preview))
 
     # --- download ------------------------------------------------------------------------------
     def download(self, item: StockItem) -> Path:
@@ -158,6 +163,16 @@ class StockAPI:
         path = self.cache / "files" / f"{item.key}{suffix if len(suffix) <= 5 else ''}"
         if not path.is_file():
             _write(path, self._fetch(item.download, what=f"download of {item.page or item.key}"))
+        return path
+
+    def preview(self, item: StockItem) -> Path | None:
+        """The item's small picture in the shared cache (fetched the first time only), if it has one."""
+        if not item.preview:
+            return None
+        suffix = Path(urlparse(item.preview).path).suffix.lower()
+        path = self.cache / "previews" / f"{item.key}{suffix if 1 < len(suffix) <= 5 else '.jpg'}"
+        if not path.is_file():
+            _write(path, self._fetch(item.preview, what=f"preview of {item.page or item.key}"))
         return path
 
     # --- HTTP ----------------------------------------------------------------------------------
