@@ -161,6 +161,15 @@ def _check_names(o: FilmOptions, given: Mapping[str, Any]) -> None:
 
     if "renderer" not in given:
         check_weights(o.renderer, model_path=o.model_path, offline=o.offline)
+        if o.renderer == "comfyui":  # a workflow that cannot be used: say so before anything is made
+            from .renderers.pictures.comfyui import load_workflow, server_address, workflow_path
+
+            server_address(o.comfyui_url)
+            load_workflow(workflow_path(o.workflow))
+        if o.renderer == "openai-images":
+            from .renderers.pictures.openai_images import image_key
+
+            image_key(o.images_base_url, o.images_api_key_env)
         if o.renderer == "stock":  # no key: say so before anything is made
             from .renderers.pictures.stock_api import StockAPI
 

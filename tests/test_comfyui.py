@@ -169,3 +169,14 @@ def test_a_users_own_workflow_works_through_its_mapping_and_a_wrong_mapping_is_n
     (tmp_path / "my-flow.yaml").unlink()
     with pytest.raises(InputError, match="needs a mapping beside it, my-flow.yaml"):
         create_renderer("comfyui", workflow=str(mine))
+
+
+@pytest.mark.parametrize("args, said", [(["--workflow", "/nowhere/flow.json"], "error: no ComfyUI workflow at /nowhere/flow.json"),
+                                        (["--comfyui-url", "ftp://x"], "error: --comfyui-url: 'ftp://x' is not an http(s) address")])
+def test_a_workflow_or_address_that_cannot_be_used_is_refused_before_anything_is_made(tmp_path, args, said):
+    proc = subprocess.run([sys.executable, "-m", "moviefactory", "make", THEME, "--renderer", "comfyui", *args,
+                           "--writer", "offline", "--output", str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=120)
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    assert proc.returncode == 2 and lines[-1] == said and "Traceback" not in proc.stderr
+    assert not (tmp_path / "runs").exists()

@@ -134,3 +134,14 @@ def test_sizes_follow_the_film_shape():
     assert image_size("dall-e-3", 2.4) == "1792x1024"
     w, h = (int(v) for v in image_size("flux", 2.4).split("x"))
     assert w % 64 == 0 and h % 64 == 0 and 2.2 < w / h < 2.6
+
+
+def test_no_key_and_no_local_server_is_refused_before_anything_is_made(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "OPENAI_API_KEY"}
+    proc = subprocess.run([sys.executable, "-m", "moviefactory", "make", THEME, "--renderer", "openai-images",
+                           "--writer", "offline", "--output", str(tmp_path / "runs")], capture_output=True, text=True,
+                          timeout=120, env=env)
+    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.strip()]
+    assert proc.returncode == 3 and "Traceback" not in proc.stderr
+    assert lines[-1] == "error: --renderer openai-images needs a key in $OPENAI_API_KEY (or --images-base-url for a local server)"
+    assert not (tmp_path / "runs").exists()

@@ -68,10 +68,7 @@ class ComfyUIRenderer:
     name = "comfyui"
 
     def __init__(self, url: str, workflow: Path, *, aspect: float = 16 / 9, timeout: float = 600.0) -> None:
-        parsed = urlparse(url if "://" in url else f"http://{url}")
-        if parsed.scheme not in ("http", "https") or not parsed.netloc:
-            raise InputError(f"--comfyui-url: {url!r} is not an http(s) address")
-        self.url, self.aspect, self.timeout = parsed.geturl().rstrip("/"), aspect, timeout
+        self.url, self.aspect, self.timeout = server_address(url), aspect, timeout
         self.workflow_path = Path(workflow).expanduser()
         self.graph, self.mapping = load_workflow(self.workflow_path)
         self.kind = self.mapping.get("kind", "still")
@@ -207,12 +204,29 @@ def _why(reply) -> str:
     return f"{error.get('message', 'invalid prompt')}{detail}"
 
 
+DEFAULT_URL = "http://127.0.0.1:8188"
+
+
+def server_address(url: str | None) -> str:
+    """The server's address without a trailing slash; not an http(s) address is one line."""
+    url = url or DEFAULT_URL
+    parsed = urlparse(url if "://" in url else f"http://{url}")
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise InputError(f"--comfyui-url: {url!r} is not an http(s) address")
+    return parsed.geturl().rstrip("/")
+
+
+def workflow_path(workflow: str | Path | None) -> Path:
+    """A workflow file, or the name of a built-in one (wan-t2v.json); the default is sdxl-still.json."""
+    from ...resources import config_path
+
+    path = Path(workflow).expanduser() if workflow else config_path("comfyui/sdxl-still.json")
+    if workflow and not path.is_file() and config_path(f"comfyui/{workflow}").is_file():
+        path = config_path(f"comfyui/{workflow}")
+    return path
+
+
 @register_renderer("comfyui")
 def create_comfyui(*, comfyui_url: str | None = None, workflow: str | Path | None = None, aspect: float = 16 / 9,
                    **_options) -> ComfyUIRenderer:
-    from ...resources import config_path
-
-    path = Path(workflow) if workflow else config_path("comfyui/sdxl-still.json")
-    if workflow and not path.is_file() and config_path(f"comfyui/{workflow}").is_file():
-        path = config_path(f"comfyui/{workflow}")  # a name of a built-in one: wan-t2v.json
-    return ComfyUIRenderer(comfyui_url or "http://127.0.0.1:8188", path, aspect=aspect)
+    return ComfyUIRenderer(server_address(comfyui_url), workflow_path(workflow), aspect=aspect)

@@ -42,10 +42,7 @@ class OpenAIImagesRenderer:
         import openai
 
         self.base_url, self.model, self.aspect, self.key_env = base_url, model, aspect, api_key_env
-        key = os.environ.get(api_key_env) or ("not-needed" if base_url else None)
-        if key is None:
-            raise MissingDependencyError(f"--renderer openai-images needs a key in ${api_key_env} "
-                                         f"(or --images-base-url for a local server)")
+        key = image_key(base_url, api_key_env)
         self._client = openai.OpenAI(api_key=key, base_url=base_url, timeout=timeout, max_retries=max_retries)
 
     def cache_token(self) -> str:
@@ -96,6 +93,15 @@ def _fetch(url: str) -> bytes:
     import httpx
 
     return httpx.get(url, timeout=60, follow_redirects=True).raise_for_status().content
+
+
+def image_key(base_url: str | None, api_key_env: str) -> str:
+    """The key from the environment; a local server (a base URL) needs none. No key is one line."""
+    key = os.environ.get(api_key_env) or ("not-needed" if base_url else None)
+    if key is None:
+        raise MissingDependencyError(f"--renderer openai-images needs a key in ${api_key_env} "
+                                     f"(or --images-base-url for a local server)")
+    return key
 
 
 @register_renderer("openai-images")
