@@ -50,13 +50,18 @@ def render(screenplay: Screenplay | str | Path, *, config: str | Path | None = N
     """Film exactly what a screenplay (a model, or a .yaml/.json file a person edited) says."""
     if not isinstance(screenplay, Screenplay):
         screenplay = load_screenplay(Path(screenplay))
+    given, objects = split_components(options, renderer=renderer, tts=tts, transitions=transitions)
+    job = render_job(screenplay, given, config=config, components=objects, progress=progress)
+    return _execute(job, open_job(job), progress)
+
+
+def render_job(screenplay: Screenplay, given: dict[str, Any], *, config: str | Path | None = None,
+               components: dict[str, Any] | None = None, progress=None) -> Job:
+    """The checked job that films `screenplay` (nothing is written): its run id comes from its content."""
     data = screenplay.model_dump(mode="json")
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:12]
-    given, objects = split_components({**options, "lang": screenplay.language}, renderer=renderer, tts=tts,
-                                      transitions=transitions)
-    job = resolve_job(f"{screenplay.title} {digest}", given, config=config, components=objects, screenplay=data,
-                      progress=progress)
-    return _execute(job, open_job(job), progress)
+    return resolve_job(f"{screenplay.title} {digest}", {**given, "lang": screenplay.language}, config=config,
+                       components=components, screenplay=data, progress=progress)
 
 
 def resume_film(run_id: str, *, output: str | Path | None = None, progress=None,

@@ -52,7 +52,7 @@ class FilmProcess:
         pid = self.process.pid
         if self.outcome is None:
             # not reaped yet, so the group id is still this film's: what the dead film started dies with it
-            _signal_group(pid, signal.SIGKILL)
+            signal_group(pid, signal.SIGKILL)
         self.process.join()  # its files close a moment before its exit status is there to read
         code = self.process.exitcode
         self._end()
@@ -68,7 +68,7 @@ class FilmProcess:
         for sig, seconds in ((signal.SIGTERM, 5.0), (signal.SIGKILL, None)):
             if self.process.exitcode is not None:
                 break
-            _signal_group(self.process.pid, sig)
+            signal_group(self.process.pid, sig)
             self.process.join(seconds)
         self._end()
 
@@ -87,7 +87,7 @@ class FilmProcess:
         self.ended = True
 
 
-def _signal_group(pid: int, sig: int) -> None:
+def signal_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):  # not its own group leader yet: the process alone

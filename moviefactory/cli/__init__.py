@@ -4,7 +4,7 @@
 """
 from __future__ import annotations
 
-from . import film, batch, clips, sound, media  # noqa: F401,I001  (each adds its commands to the app, in --help's order)
+from . import film, batch, clips, sound, media, studio  # noqa: F401,I001  (each adds its commands to the app, in --help's order)
 from .common import app, main
 
 __all__ = ["app", "main"]

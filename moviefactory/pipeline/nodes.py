@@ -44,12 +44,13 @@ class Nodes:
     def __init__(self, components) -> None:
         self.c = components
 
-    def _event(self, stage: str, kind: str, done: int = 0, total: int = 0, detail: str = "") -> None:
+    def _event(self, stage: str, kind: str, done: int = 0, total: int = 0, detail: str = "",
+               artifact: str = "") -> None:
         if kind == "start":
             self.c.clock.start(stage)
         elif kind == "done":
             self.c.clock.stop(stage)
-        self.c.progress(Event(stage, kind, done, total, detail))
+        self.c.progress(Event(stage, kind, done, total, detail, artifact))
 
     def _screenplay(self, state: dict[str, Any]) -> Screenplay:
         return Screenplay.model_validate(state["screenplay"])
@@ -147,7 +148,8 @@ class Nodes:
                 renderer.render(shot, ctx, tmp)
             self.c.run.mark_done(path, key, frames=frames)
             kind = "step"
-        self._event("render", kind, total=total, detail=f"scene {i + 1}/{len(screenplay.scenes)} · {shot.id}")
+        self._event("render", kind, total=total, detail=f"scene {i + 1}/{len(screenplay.scenes)} · {shot.id}",
+                    artifact=self.c.run.rel(path))
         return {"clips": {shot.id: {"path": self.c.run.rel(path), "frames": frames, "key": key}}}
 
     # 3b. Sound: a music bed and effects, retrieved from libraries, run beside the shot renders -------

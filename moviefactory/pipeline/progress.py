@@ -16,6 +16,7 @@ class Event:
     done: int = 0  # steps finished so far (shots, lines)
     total: int = 0  # steps in the stage (0 when it has none)
     detail: str = ""  # e.g. the scene and shot just finished
+    artifact: str = ""  # run-relative path of what the step made (a shot's clip), for thumbnails
 
 
 Progress = Callable[[Event], None]

@@ -1,0 +1,64 @@
+"""What the studio's page offers: formats, languages, speech engines, and the renderers usable on this
+server (configs/studio.yaml says what each needs), with the server's defaults."""
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import MovieFactoryError
+from ..options import FilmOptions
+from ..resources import config_path
+from ..yamlfile import parse_yaml, read_text
+from .requests import FROM_REQUEST
+
+
+def menu(defaults: FilmOptions) -> dict[str, Any]:
+    from ..audio import tts_names
+    from ..config import format_names, load_format
+    from ..languages import languages
+
+    formats = []
+    for name in format_names():
+        f = load_format(name)
+        formats.append({"name": name, "size": [f.width, f.height], "fps": f.fps, "description": f.description})
+    table = parse_yaml(read_text(config_path("studio.yaml"), "studio menu"), config_path("studio.yaml"))
+    renderers = [{"name": name, "needs": entry["needs"]} for name, entry in table["renderers"].items()
+                 if _usable(entry["check"], name, defaults)]
+    return {
+        "formats": formats,
+        "languages": [{"code": "auto", "name": "from the theme"}] +
+                     [{"code": code, "name": lang.name} for code, lang in languages().items()],
+        "tts": tts_names(), "renderers": renderers,
+        "defaults": {k: v for k, v in defaults.model_dump(mode="json").items() if k in FROM_REQUEST},
+        "options": sorted(FROM_REQUEST),
+    }
+
+
+def _usable(check: str, name: str, o: FilmOptions) -> bool:
+    try:
+        if check == "always":
+            return True
+        if check == "stock":
+            from ..renderers.pictures.stock_api import StockAPI
+
+            for service, url in (("pexels", o.pexels_base_url), ("pixabay", o.pixabay_base_url)):
+                try:
+                    StockAPI(service, base_url=url).check_key()
+                    return True
+                except MovieFactoryError:
+                    pass
+            return False
+        if check == "comfyui":
+            return o.comfyui_url is not None
+        if check == "images":
+            from ..renderers.pictures.openai_images import image_key
+
+            image_key(o.images_base_url, o.images_api_key_env)
+            return True
+        if check == "weights":
+            from ..renderers.diffusion.base import check_weights
+
+            check_weights(name, model_path=o.model_path, offline=True)
+            return True
+    except MovieFactoryError:
+        return False
+    return False
