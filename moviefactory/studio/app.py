@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 import uuid
 from contextlib import asynccontextmanager
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 
 from ..errors import InputError, MovieFactoryError
@@ -331,8 +332,6 @@ def _state(row: dict[str, Any], output: Path) -> dict[str, Any]:
 
 
 def _run_ids(output: Path) -> set[str]:
-    import os
-
     return {e.name for e in os.scandir(output) if e.is_dir() and (Path(e.path) / "run.json").is_file()}
 
 
@@ -343,8 +342,4 @@ def _theme_of(output: Path, run_id: str) -> str:
         return run_id
 
 
-def redirect_to_login() -> RedirectResponse:
-    return RedirectResponse("/login", status_code=303)
-
-
-__all__ = ["HTMLResponse", "Settings", "create_app"]
+__all__ = ["Settings", "create_app"]

@@ -94,6 +94,9 @@ function drawEditor() {
   $("editor").hidden = false;
   $("sp-title").textContent = sp.title;
   $("sp-voice").value = sp.narrator.id;
+  $("sp-cast").replaceChildren(...(sp.characters || []).map((c) => el("label", {}, `${c.name}'s voice`,
+    el("input", { type: "text", value: c.voice.id, class: "cast-voice",
+      oninput: (e) => { c.voice = { ...c.voice, id: e.target.value.trim() || c.voice.id }; } }))));
   $("scenes").replaceChildren(...sp.scenes.map((scene, si) => {
     const shots = scene.shots.map((shot, i) => el("div", { class: "row shot" },
       el("textarea", { rows: 2, class: "shot-text", "aria-label": `shot ${shot.id}`,
