@@ -65,15 +65,17 @@ def test_cancel_stops_ffmpeg_and_resume_keeps_the_shots(tmp_path):
         studio.stop()
 
 
-def test_restart_mid_film_finishes_it_without_rendering_shots_again(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGTERM], ids=["crash", "stop"])
+def test_restart_mid_film_finishes_it_without_rendering_shots_again(tmp_path, stop):
     first = Studio(tmp_path / "runs")
     film_id = first.http.post("/api/films", json={"theme": "A lamplighter walks the old town", **LONG}).json()["id"]
     until_assembling(first, film_id)
     (group,) = film_groups(first.proc.pid)
     run = tmp_path / "runs" / film_id
     marks = shot_marks(run)
-    first.stop(signal.SIGKILL)  # a crash: no shutdown of its own
-    assert wait_gone(group) == []  # the film ended itself when its server died (its lifeline)
+    first.stop(stop)  # a crash (no shutdown of its own), or a stop (it ends its films and keeps them queued)
+    assert wait_gone(group) == []  # killed by the server, or ended itself when its server died (its lifeline)
+    assert not (run / "film.mp4").exists()
     second = Studio(tmp_path / "runs")
     try:
         film = second.wait(film_id)

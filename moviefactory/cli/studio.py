@@ -67,5 +67,7 @@ def serve(
         asyncio.run(main())
     except KeyboardInterrupt:
         console.print("studio stopped")
+    except SystemExit:  # uvicorn could not listen (it said why, in one line: the port is taken, ...)
+        raise typer.Exit(2) from None
     if not server.started:
-        raise typer.Exit(1)
+        raise typer.Exit(2)

@@ -144,14 +144,15 @@ def create_app(settings: Settings) -> FastAPI:
         return {"id": job.run_id}
 
     @app.get("/api/films", tags=["films"])
-    def list_films():
+    async def list_films():
         """Every film the studio knows, newest first."""
         return [_summary(row, output) for row in store.films()]
 
     @app.get("/api/films/{film_id}", tags=["films"])
-    def get_film(film_id: str):
+    async def get_film(film_id: str):
         """A film's status (queued, running, done, failed, cancelled), stage, progress, error and files."""
-        return _state(film_or_404(film_id), output)
+        # answered on the event loop, straight to JSON: pollers cost a film as little as they can
+        return JSONResponse(_state(film_or_404(film_id), output))
 
     @app.delete("/api/films/{film_id}", status_code=202, tags=["films"])
     def cancel_film(film_id: str):
@@ -312,8 +313,8 @@ def _sse(name: str, data: dict[str, Any]) -> str:
     return f"event: {name}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _summary(row: dict[str, Any], output: Path) -> dict[str, Any]:
-    files = run_files(output, row["id"])
+def _summary(row: dict[str, Any], output: Path, files: dict[str, Path] | None = None) -> dict[str, Any]:
+    files = run_files(output, row["id"]) if files is None else files
     thumbs = sorted(n for n in files if n.startswith("thumb-"))
     return {"id": row["id"], "theme": row["theme"], "title": row["title"], "status": row["status"],
             "stage": row["stage"], "progress": row["progress"], "error": row["error"], "kind": row["kind"],
@@ -326,7 +327,7 @@ def _state(row: dict[str, Any], output: Path) -> dict[str, Any]:
     elapsed = None
     if row["started"]:
         elapsed = round((row["finished"] or time.time()) - row["started"], 2)
-    return {**_summary(row, output), "files": sorted(files), "elapsed": elapsed,
+    return {**_summary(row, output, files), "files": sorted(files), "elapsed": elapsed,
             "shots": sorted(n for n in files if n.startswith("thumb-")), "started": row["started"],
             "finished": row["finished"]}
 

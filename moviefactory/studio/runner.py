@@ -250,6 +250,11 @@ def run_files(output: Path, film_id: str) -> dict[str, Path]:
     root = _run_root(output, film_id)
     if root is None:
         return {}
+    # Listing a run reads its report and its thumbnails folder: done again only when either changed.
+    stamp = tuple(_mtime(p) for p in (root, root / "report.json", root / "thumbs"))
+    cached = _FILES.get(root)
+    if cached is not None and cached[0] == stamp:
+        return cached[1]
     names = {}
     try:
         listed = json.loads((root / "report.json").read_text(encoding="utf-8"))["files"]
@@ -264,7 +269,18 @@ def run_files(output: Path, film_id: str) -> dict[str, Path]:
         for entry in os.scandir(thumbs):
             if entry.is_file() and entry.name.endswith(".jpg") and not entry.name.startswith("."):
                 names[f"thumb-{entry.name}"] = Path(entry.path)
+    _FILES[root] = (stamp, names)
     return names
+
+
+_FILES: dict[Path, tuple[tuple, dict[str, Path]]] = {}
+
+
+def _mtime(path: Path) -> int:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return 0
 
 
 def _run_root(output: Path, film_id: str) -> Path | None:
