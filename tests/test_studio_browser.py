@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from studio_server import Studio
+from studio_server import QUICK, Studio
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("studio-browser")]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "studio"
@@ -81,5 +81,34 @@ def test_plan_edit_render_and_play_in_the_page(browser, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "6-history.png"), full_page=True)
         (ARTIFACTS / "lags.txt").write_text(f"first paint {paint:.0f} ms; event lag max {max(lags):.3f} s over "
                                             f"{len(lags)} events\n")
+        # after a restart, watching it again from the history: the ended film's stream is read once (an
+        # EventSource that is not closed reconnects every few seconds, for ever)
+        studio.stop()
+        studio = Studio(tmp_path / "runs")
+        requests = []
+        page.on("request", lambda r: requests.append(r.url) if r.url.endswith("/events") else None)
+        page.goto(studio.url + "/")
+        page.click("#history li button:has-text('watch')")
+        page.wait_for_function("() => { const v = document.getElementById('player');"
+                               " return v.readyState >= 3 && v.duration > 0; }", timeout=30000)
+        page.wait_for_timeout(5000)
+        assert len(requests) == 1, requests
+        assert page.inner_text("#stage") == "done"
+        # a stopped film resumed from the page's history
+        stopped = studio.http.post("/api/films", json={"theme": "A kettle on a winter stove", **QUICK}).json()["id"]
+        for name, data in studio.events(stopped):
+            if name == "shot":
+                break
+        assert studio.http.delete(f"/api/films/{stopped}").status_code == 202
+        assert studio.wait(stopped)["status"] == "cancelled"
+        page.click("#refresh")
+        row = page.locator(f"#history li[data-id='{stopped}']")
+        row.locator(".status.cancelled").wait_for()
+        page.screenshot(path=str(ARTIFACTS / "7-cancelled.png"), full_page=True)
+        row.locator("button.resume").click()
+        page.wait_for_function("() => { const v = document.getElementById('player');"
+                               " return v.readyState >= 3 && v.duration > 0 && v.src.includes('kettle'); }",
+                               timeout=240000)
+        assert studio.http.get(f"/api/films/{stopped}").json()["status"] == "done"
     finally:
         studio.stop()

@@ -161,20 +161,43 @@ function follow(id) {
     if (data.t) state.lags.push(Date.now() / 1000 - data.t);
     fn(data);
   });
-  on("status", (d) => { setProgress(d); for (const t of d.shots || []) addThumb(id, t); if (d.status === "done") showFilm(id); });
+  state.clock = null;
+  on("status", (d) => {
+    setProgress(d); for (const t of d.shots || []) addThumb(id, t);
+    if (d.shots && d.shots.length) $("shots").textContent = `${d.shots.length} shots`;
+    $("cancel").hidden = !["queued", "running"].includes(d.status);
+    tick(d.status === "running");
+    // an ended film's stream closes after this: without close() the browser would reconnect for ever
+    if (["done", "failed", "cancelled"].includes(d.status)) { source.close(); $("stage").textContent = d.status; }
+    if (d.status === "done") showFilm(id);
+    if (d.status === "failed" && d.error) showError(d.error);
+  });
+  on("queued", () => tick(true));
   on("stage", (d) => { $("stage").textContent = STAGES[d.stage] || d.stage; });
   on("progress", (d) => setProgress(d));
   on("shot", (d) => { $("shots").textContent = `shot ${d.shot}/${d.shots}`; if (d.thumb) addThumb(id, `thumb-${d.thumb}`); });
   on("note", (d) => { $("stage").textContent = d.detail; });
-  on("done", (d) => { source.close(); setProgress(d); $("stage").textContent = "done"; showFilm(id); history(); });
-  on("failed", (d) => { source.close(); $("stage").textContent = "failed"; showError(d.error); history(); });
-  on("cancelled", () => { source.close(); $("stage").textContent = "cancelled: resume it from the history"; history(); });
+  on("done", (d) => { source.close(); tick(false); $("cancel").hidden = true; setProgress(d); $("stage").textContent = "done"; showFilm(id); history(); });
+  on("failed", (d) => { source.close(); tick(false); $("cancel").hidden = true; $("stage").textContent = "failed"; showError(d.error); history(); });
+  on("cancelled", () => { source.close(); tick(false); $("cancel").hidden = true; $("stage").textContent = "cancelled: resume it from the history"; history(); });
 }
 
 function setProgress(d) {
   if (d.progress !== undefined && d.progress !== null) $("bar").style.width = `${Math.round(d.progress * 100)}%`;
-  if (d.elapsed !== undefined && d.elapsed !== null) $("elapsed").textContent = `${Number(d.elapsed).toFixed(1)} s`;
+  if (d.elapsed !== undefined && d.elapsed !== null) {
+    state.clock = { value: Number(d.elapsed), at: performance.now() };
+    $("elapsed").textContent = `${state.clock.value.toFixed(1)} s`;
+  }
   if (d.stage && STAGES[d.stage] && d.status !== "done") $("stage").textContent = STAGES[d.stage];
+}
+
+// the elapsed time goes on between events (a long encode reports only every half second or so)
+function tick(running) {
+  clearInterval(state.ticker);
+  if (!running) return;
+  state.ticker = setInterval(() => {
+    if (state.clock) $("elapsed").textContent = `${(state.clock.value + (performance.now() - state.clock.at) / 1000).toFixed(1)} s`;
+  }, 200);
 }
 
 function addThumb(id, name) {
