@@ -268,3 +268,31 @@ def test_cors_only_when_asked(tmp_path, studio):
         assert "access-control-allow-origin" not in other.headers
     finally:
         server.stop()
+
+
+def test_runs_made_by_the_cli_join_the_history(tmp_path):
+    runs = tmp_path / "runs"
+    cli = [sys.executable, "-m", "moviefactory"]
+    quick = ["--draft", "--seconds", "10", "--format", "vertical", "--tts", "espeak", "--music", "none",
+             "--output", str(runs)]
+    made = subprocess.run([*cli, "make", "A windmill turning at dusk", *quick], capture_output=True, text=True,
+                          timeout=300)
+    assert made.returncode == 0, made.stderr
+    planned = subprocess.run([*cli, "plan", "A teapot that sings", *quick, "-o", str(tmp_path / "plan.yaml")],
+                             capture_output=True, text=True,
+                             timeout=300)
+    assert planned.returncode == 0, planned.stderr
+    server = Studio(runs)
+    try:
+        films = server.http.get("/api/films").json()
+        assert [f["theme"] for f in films] == ["A windmill turning at dusk"]  # the plan is not a film
+        (film,) = films
+        assert film["status"] == "done" and film["title"] and film["thumb"] == "contact_sheet.png"
+        sheet = server.http.get(f"/api/films/{film['id']}/files/contact_sheet.png")
+        assert sheet.status_code == 200 and Image.open(io.BytesIO(sheet.content)).width > 100
+        assert server.http.post(f"/api/films/{film['id']}/resume").status_code == 202  # made again: checked
+        again = server.wait(film["id"])
+        assert again["status"] == "done", again["error"]
+        assert server.http.get(f"/api/films/{film['id']}/files/report.json").json()["resumed"] is True
+    finally:
+        server.stop()

@@ -61,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         hub.loop = asyncio.get_running_loop()
+        await asyncio.to_thread(adopt_runs, store, output)
         runner.start()
         yield
         await asyncio.to_thread(runner.stop)
@@ -315,7 +316,7 @@ def _sse(name: str, data: dict[str, Any]) -> str:
 
 def _summary(row: dict[str, Any], output: Path, files: dict[str, Path] | None = None) -> dict[str, Any]:
     files = run_files(output, row["id"]) if files is None else files
-    thumbs = sorted(n for n in files if n.startswith("thumb-"))
+    thumbs = sorted(n for n in files if n.startswith("thumb-")) or [n for n in ("contact_sheet.png",) if n in files]
     return {"id": row["id"], "theme": row["theme"], "title": row["title"], "status": row["status"],
             "stage": row["stage"], "progress": row["progress"], "error": row["error"], "kind": row["kind"],
             "batch": row["batch"], "created": row["created"], "thumb": thumbs[0] if thumbs else None,
@@ -330,6 +331,26 @@ def _state(row: dict[str, Any], output: Path) -> dict[str, Any]:
     return {**_summary(row, output, files), "files": sorted(files), "elapsed": elapsed,
             "shots": sorted(n for n in files if n.startswith("thumb-")), "started": row["started"],
             "finished": row["finished"]}
+
+
+def adopt_runs(store: Store, output: Path) -> None:
+    """Runs in the output folder that the studio did not make (the CLI's, a batch's) join its history: a
+    finished one as done, one that stopped after it began rendering as cancelled (resumable). A run that
+    holds only a screenplay (a plan) is not a film yet and is left out."""
+    for run_id in _run_ids(output):
+        if store.film(run_id) is not None:
+            continue
+        root = output / run_id
+        try:
+            report = json.loads((root / "report.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            report = None
+        created = (root / "run.json").stat().st_mtime
+        if report is not None and (root / "film.mp4").is_file():
+            store.add_ended(run_id, _theme_of(output, run_id), "done", report.get("title"), None, created)
+        elif (root / "scenes").is_dir() or (root / "audio").is_dir():
+            store.add_ended(run_id, _theme_of(output, run_id), "cancelled", None,
+                            "stopped before the end, outside the studio: resume it to finish", created)
 
 
 def _run_ids(output: Path) -> set[str]:

@@ -59,6 +59,14 @@ class Store:
             self.wake.notify_all()
             return True
 
+    def add_ended(self, film_id: str, theme: str, status: str, title: str | None, error: str | None,
+                  created: float) -> None:
+        """A run made elsewhere (the CLI, a batch), listed as it is; resuming it continues its run."""
+        with self.lock:
+            self.db.execute("INSERT OR IGNORE INTO films (id, kind, request, theme, status, title, error, created, "
+                            "finished, progress) VALUES (?, 'resume', '{\"kind\": \"resume\"}', ?, ?, ?, ?, ?, ?, ?)",
+                            (film_id, theme, status, title, error, created, created, 1.0 if status == "done" else 0))
+
     def requeue(self, film_id: str) -> None:
         with self.wake:
             self.db.execute("UPDATE films SET status='queued', error=NULL, pid=NULL, finished=NULL WHERE id=?",
