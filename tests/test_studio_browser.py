@@ -39,6 +39,12 @@ def test_plan_edit_render_and_play_in_the_page(browser, tmp_path):
         page.wait_for_selector("body[data-ready='1']", timeout=20000)
         paint = page.evaluate("performance.getEntriesByName('first-contentful-paint')[0].startTime")
         assert paint <= 1000, f"first paint after {paint:.0f} ms"
+        docs = browser.new_page()
+        docs.goto(studio.url + "/docs")
+        docs.wait_for_selector(".swagger-ui .opblock", timeout=20000)  # drawn offline: no CDN
+        assert "moviefactory studio" in docs.inner_text(".swagger-ui .info")
+        docs.screenshot(path=str(ARTIFACTS / "0-docs.png"))
+        docs.close()
         page.fill("#theme", "A beekeeper on a summer hillside")
         page.select_option("#format", "vertical")
         page.fill("#seconds", "10")

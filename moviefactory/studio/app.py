@@ -67,8 +67,10 @@ def create_app(settings: Settings) -> FastAPI:
         await asyncio.to_thread(runner.stop)
         store.close()
 
-    app = FastAPI(title="moviefactory studio", version=__version__, lifespan=lifespan,
-                  description="Make films from one line: plan, edit, render, follow, download.")
+    from fastapi_offline import FastAPIOffline  # /docs without a CDN: Swagger UI's files come from the wheel
+
+    app = FastAPIOffline(title="moviefactory studio", version=__version__, lifespan=lifespan,
+                         description="Make films from one line: plan, edit, render, follow, download.")
     app.state.store, app.state.runner = store, runner
     Guard(settings.token).install(app)
     if settings.cors:
