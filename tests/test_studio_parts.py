@@ -35,6 +35,17 @@ def test_queue_order_claims_and_restart(tmp_path):
     assert [f["id"] for f in reopened.films()] == ["a", "b"]  # newest first
 
 
+def test_a_claimed_film_cannot_be_cancelled_as_queued(tmp_path):
+    store = Store(tmp_path / "studio.sqlite")
+    store.add_film("a", "make", {}, "A")
+    store.add_film("b", "make", {}, "B")
+    assert store.claim(0.1)["id"] == "a"
+    assert not store.cancel_queued("a")  # a worker has it: only stopping its process cancels it
+    assert store.film("a")["status"] == "running"
+    assert store.cancel_queued("b") and store.film("b")["status"] == "cancelled"
+    assert store.claim(0.05) is None
+
+
 def test_claim_wakes_when_a_film_is_queued(tmp_path):
     store = Store(tmp_path / "studio.sqlite")
     got = []

@@ -130,8 +130,10 @@ def create_app(settings: Settings) -> FastAPI:
         try:
             result = await asyncio.to_thread(plan, job.theme, config=settings.config,
                                              **{**job.options, "output": output})
-        except MovieFactoryError as exc:
+        except InputError as exc:
             raise RequestError(("theme",), exc.one_line()) from None
+        except MovieFactoryError as exc:  # the writer failed (its model server, a reply that never validated)
+            return JSONResponse({"detail": exc.one_line()}, status_code=502)
         return result.screenplay.model_dump(mode="json")
 
     @app.post("/api/films", status_code=202, tags=["films"], openapi_extra={"requestBody": FILM_BODY})
@@ -142,8 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
         row = store.film(job.run_id)
         if row is None or row["status"] in ENDED:
             queue_room()
-        store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
-                                              "screenplay": job.screenplay}, job.theme)
+        if store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
+                                                 "screenplay": job.screenplay}, job.theme):
+            hub.publish(job.run_id, "queued", {"status": "queued"})  # a new attempt: the last one's events go
         return {"id": job.run_id}
 
     @app.get("/api/films", tags=["films"])
@@ -175,11 +178,13 @@ def create_app(settings: Settings) -> FastAPI:
                 raise _NotFound(f"no film {film_id!r}")
             queue_room()
             store.add_film(film_id, "resume", {"kind": "resume", "options": {}}, _theme_of(output, film_id))
+            hub.publish(film_id, "queued", {"status": "queued"})
             return {"id": film_id}
         if row["status"] not in ENDED:
             raise RequestError(("id",), f"film {film_id} is {row['status']}", status=409)
         queue_room()
         store.requeue(film_id)
+        hub.publish(film_id, "queued", {"status": "queued"})
         return {"id": film_id}
 
     @app.get("/api/films/{film_id}/events", tags=["films"])
@@ -249,8 +254,9 @@ def create_app(settings: Settings) -> FastAPI:
                 raise RequestError(("films", n, *exc.loc), exc.msg) from None
         queue_room(len(jobs))
         for job in jobs:
-            store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
-                                                  "screenplay": None}, job.theme, batch=batch_id)
+            if store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
+                                                     "screenplay": None}, job.theme, batch=batch_id):
+                hub.publish(job.run_id, "queued", {"status": "queued"})
         store.add_batch(batch_id, name, [job.run_id for job in jobs])
         return {"id": batch_id, "films": [job.run_id for job in jobs]}
 

@@ -37,7 +37,8 @@ def overall(stage: str, fraction: float) -> float:
 
 class Hub:
     """Live events per film, from worker threads to the server's event loop (SSE subscribers). The
-    events of a film's current attempt are kept, so a page that connects late still sees every shot."""
+    events of a film's current attempt are kept, so a page that connects late still sees every shot;
+    "queued" (the film was queued again) starts a new attempt."""
 
     def __init__(self) -> None:
         self.loop = None  # the server's asyncio loop, set when it starts
@@ -100,19 +101,23 @@ class Runner:
         """Stop a running film (True), or take a queued one off the queue; False if it was neither."""
         with self.lock:
             process = self.running.get(film_id)
-            row = self.store.film(film_id) if process is None else None
-            if process is not None or row and row["status"] == "running":
-                self.cancelled.add(film_id)  # claimed, its process starting: _run ends it once it is there
-        if process is not None:
-            _end_group(process)
-            return True
-        if row and row["status"] == "running":
-            return True
-        if row and row["status"] == "queued":
-            self.store.update(film_id, status="cancelled")
+            if process is None:
+                if self.store.cancel_queued(film_id):
+                    queued = True
+                else:
+                    row = self.store.film(film_id)
+                    if not (row and row["status"] == "running"):
+                        return False
+                    self.cancelled.add(film_id)  # claimed, its process starting: _run ends it once it is there
+                    return True
+            else:
+                queued = False
+                self.cancelled.add(film_id)
+        if queued:
             self.hub.publish(film_id, "cancelled", {"status": "cancelled"})
-            return True
-        return False
+        else:
+            _end_group(process)
+        return True
 
     # --- one worker ----------------------------------------------------------------------------------
     def _loop(self) -> None:
@@ -134,7 +139,6 @@ class Runner:
         lifeline_in, lifeline_out = self.context.Pipe(duplex=False)
         process = self.context.Process(target=film_main, args=(job, events_out, lifeline_in),
                                        name=f"moviefactory-studio-{film_id}", daemon=False)
-        self.hub.publish(film_id, "queued", {"status": "running"})
         started = time.time()
         process.start()
         events_out.close()

@@ -73,6 +73,13 @@ class Store:
                             (film_id,))
             self.wake.notify_all()
 
+    def cancel_queued(self, film_id: str) -> bool:
+        """Take a film off the queue if no worker has claimed it yet (one statement: no race with claim)."""
+        with self.lock:
+            done = self.db.execute("UPDATE films SET status='cancelled', finished=? WHERE id=? AND status='queued'",
+                                   (time.time(), film_id))
+            return done.rowcount == 1
+
     def film(self, film_id: str) -> dict[str, Any] | None:
         with self.lock:
             row = self.db.execute("SELECT * FROM films WHERE id=?", (film_id,)).fetchone()

@@ -172,7 +172,7 @@ function follow(id) {
     if (d.status === "done") showFilm(id);
     if (d.status === "failed" && d.error) showError(d.error);
   });
-  on("queued", () => tick(true));
+  on("queued", () => { tick(false); $("stage").textContent = "queued"; });
   on("stage", (d) => { $("stage").textContent = STAGES[d.stage] || d.stage; });
   on("progress", (d) => setProgress(d));
   on("shot", (d) => { $("shots").textContent = `shot ${d.shot}/${d.shots}`; if (d.thumb) addThumb(id, `thumb-${d.thumb}`); });
