@@ -3,6 +3,7 @@ films made through it decoded and measured."""
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 import sys
@@ -76,6 +77,9 @@ def test_page_docs_and_menu(studio):
     ({"theme": "x", "bogus": 1}, "bogus"),
     ({"theme": "x", "renderer": "footage", "media": "m-nope"}, "media"),
     ({"theme": "x", "renderer": "footage"}, "renderer"),
+    ({"theme": "x", "renderer": "ltx-video"}, "renderer"),   # no weights here: no download on a request's word
+    ({"theme": "x", "renderer": "stock"}, "renderer"),       # no key on this server
+    ({"theme": "x", "transitions": "wan2.1-flf2v"}, "transitions"),
     ({"seconds": 10}, "theme"),
     ({"theme": "   "}, "theme"),
 ])
@@ -300,3 +304,41 @@ def test_runs_made_by_the_cli_join_the_history(tmp_path):
         assert server.http.get(f"/api/films/{film['id']}/files/report.json").json()["resumed"] is True
     finally:
         server.stop()
+
+
+def test_the_server_config_and_key_give_stock_films_and_stay_on_the_server(tmp_path):
+    from fake_stock import FakeStock, Item
+    from test_footage import _clip, _photo
+
+    items = []
+    for n, kind in ((1, "video"), (2, "photo")):
+        path = tmp_path / f"item{n}.{'mp4' if kind == 'video' else 'jpg'}"
+        _clip(path, (200, 30, 30), seconds=2.0) if kind == "video" else _photo(path, (30, 40, 200), (1080, 1440))
+        items.append(Item(n, kind, "kettle stove kitchen winter steam", path, 320 if kind == "video" else 1080,
+                          240 if kind == "video" else 1440, 2.0 if kind == "video" else 0.0))
+    key = "pexels-key-for-the-server-only"
+    with FakeStock(items, key=key) as stock:
+        config = tmp_path / "studio.yaml"
+        config.write_text(f"pexels_base_url: {stock.base_url}\nmusic: none\n")
+        server = Studio(tmp_path / "runs", "--config", str(config),
+                        env={"PEXELS_API_KEY": key, "MOVIEFACTORY_CACHE": str(tmp_path / "cache")})
+        try:
+            menu = server.http.get("/api/options").json()
+            assert "stock" in [r["name"] for r in menu["renderers"]]
+            assert stock.base_url not in json.dumps(menu) and key not in json.dumps(menu)
+            made = server.http.post("/api/films", json={"theme": "A kettle on a winter stove", "renderer": "stock",
+                                                        **{k: v for k, v in QUICK.items() if k != "music"}})
+            assert made.status_code == 202, made.text
+            film = server.wait(made.json()["id"])
+            assert film["status"] == "done", film["error"]
+            assert "credits.txt" in film["files"]
+            report = server.http.get(f"/api/films/{film['id']}/files/report.json").json()
+            assert "pexels" in {p["source"] for p in report["pictures"]}
+            assert stock.searches()  # the server's stock library was asked, with the server's key
+            for listed in (server.http.get("/api/films").text, json.dumps(film), json.dumps(report)):
+                assert key not in listed
+        finally:
+            server.stop()
+    for path in (tmp_path / "runs").rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".sqlite", ".txt", ".log"):
+            assert key.encode() not in path.read_bytes(), path

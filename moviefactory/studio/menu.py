@@ -20,7 +20,7 @@ def menu(defaults: FilmOptions) -> dict[str, Any]:
     for name in format_names():
         f = load_format(name)
         formats.append({"name": name, "size": [f.width, f.height], "fps": f.fps, "description": f.description})
-    table = parse_yaml(read_text(config_path("studio.yaml"), "studio menu"), config_path("studio.yaml"))
+    table = _table()
     renderers = [{"name": name, "needs": entry["needs"]} for name, entry in table["renderers"].items()
                  if _usable(entry["check"], name, defaults)]
     return {
@@ -31,6 +31,19 @@ def menu(defaults: FilmOptions) -> dict[str, Any]:
         "defaults": {k: v for k, v in defaults.model_dump(mode="json").items() if k in FROM_REQUEST},
         "options": sorted(FROM_REQUEST),
     }
+
+
+def usable_renderer(name: str, o: FilmOptions) -> str | None:
+    """None if the renderer can be used on this server, else what it needs (a request may not make the
+    server download a model or call a service it has no key for)."""
+    entry = _table()["renderers"].get(name)
+    if entry is None:
+        return None  # a renderer of the user's own (a plugin): the options' checks decide
+    return None if _usable(entry["check"], name, o) else entry["needs"]
+
+
+def _table() -> dict[str, Any]:
+    return parse_yaml(read_text(config_path("studio.yaml"), "studio menu"), config_path("studio.yaml"))
 
 
 def _usable(check: str, name: str, o: FilmOptions) -> bool:

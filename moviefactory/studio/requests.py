@@ -87,6 +87,7 @@ def film_request(body: Any, *, config: str | None, output: Path, media: Callable
     if not isinstance(body, dict):
         raise RequestError((), "expected a JSON object: {\"theme\": ..., options} or {\"screenplay\": ...}")
     options = film_options(body, media)
+    _usable_here(options, config)
     given = {**options, "output": output}
     try:
         if body.get("screenplay") is not None:
@@ -103,6 +104,33 @@ def film_request(body: Any, *, config: str | None, output: Path, media: Callable
         return FilmRequest("make", job.theme, _plain(options), None, job.run_id)
     except MovieFactoryError as exc:
         raise RequestError((_field_of(exc.message, body),), exc.one_line()) from None
+
+
+def _usable_here(options: dict[str, Any], config: str | None) -> None:
+    """A renderer or transitions model whose weights are not on this server's disk (or whose service it has
+    no key for) is refused: a request must not start a multi-GB download on the server."""
+    from ..job import options_layers
+    from ..options import build_options
+    from .menu import usable_renderer
+
+    if "renderer" not in options and "transitions" not in options:
+        return
+    try:
+        server = build_options(options_layers({k: v for k, v in options.items() if k == "renderer"}, config))
+    except MovieFactoryError as exc:
+        raise RequestError(("renderer",), exc.one_line()) from None
+    if "renderer" in options:
+        needs = usable_renderer(server.renderer, server)
+        if needs is not None:
+            raise RequestError(("renderer",), f"renderer {server.renderer} is not usable on this server: it needs "
+                                              f"{needs} (GET /api/options lists the usable ones)")
+    if options.get("transitions"):
+        from ..renderers.diffusion.base import check_weights
+
+        try:
+            check_weights(options["transitions"], model_path=server.transitions_path, offline=True)
+        except MovieFactoryError as exc:
+            raise RequestError(("transitions",), f"not on this server: {exc.one_line()}") from None
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:
