@@ -99,7 +99,7 @@ function drawEditor() {
       oninput: (e) => { c.voice = { ...c.voice, id: e.target.value.trim() || c.voice.id }; } }))));
   $("scenes").replaceChildren(...sp.scenes.map((scene, si) => {
     const shots = scene.shots.map((shot, i) => el("div", { class: "row shot" },
-      el("textarea", { rows: 2, class: "shot-text", "aria-label": `shot ${shot.id}`,
+      el("textarea", { rows: 3, class: "shot-text", "aria-label": `shot ${shot.id}`,
         oninput: (e) => { shot.description = e.target.value; shot.prompt = ""; } }, shot.description),
       selectOf(CAMERA, shot.camera, (v) => { shot.camera = v; }),
       el("input", { type: "number", min: 0.6, max: 60, step: 0.1, value: shot.duration, class: "shot-seconds",
