@@ -80,6 +80,9 @@ def test_page_docs_and_menu(studio):
     ({"theme": "x", "renderer": "ltx-video"}, "renderer"),   # no weights here: no download on a request's word
     ({"theme": "x", "renderer": "stock"}, "renderer"),       # no key on this server
     ({"theme": "x", "transitions": "wan2.1-flf2v"}, "transitions"),
+    ({"theme": "x", "tts": "coqui"}, "tts"),                  # not installed here
+    ({"theme": "x", "tts": "openai"}, "tts"),                 # no key on this server
+    ({"theme": "x", "voice": "/etc/passwd"}, "voice"),        # a voice that names a file (coqui's reference clip)
     ({"seconds": 10}, "theme"),
     ({"theme": "   "}, "theme"),
 ])
@@ -92,10 +95,22 @@ def test_bad_options_are_422_naming_the_field(studio, body, field):
 
 
 def test_bad_bodies(studio):
-    assert studio.http.post("/api/films", content=b"{not json").status_code == 422
+    as_json = {"Content-Type": "application/json"}
+    assert studio.http.post("/api/films", content=b"{not json", headers=as_json).status_code == 422
+    deep = b"[" * 100000 + b"]" * 100000
+    assert studio.http.post("/api/films", content=deep, headers=as_json).status_code == 422
+    # not sent as JSON (what a page elsewhere can send without a CORS preflight): refused
+    plain = studio.http.post("/api/films", content=b'{"theme": "x"}', headers={"Content-Type": "text/plain"})
+    assert plain.status_code == 415
+    assert studio.http.post("/api/films", content=b"x" * (6 * 2**20), headers=as_json).status_code == 413
     assert studio.http.post("/api/films", json=["a list"]).status_code == 422
     bad = studio.http.post("/api/films", json={"screenplay": {"title": "t"}})
     assert bad.status_code == 422 and bad.json()["detail"][0]["loc"][:2] == ["body", "screenplay"]
+    screenplay = studio.http.post("/api/plans", json={"theme": "A clock tower at noon", **QUICK}).json()
+    screenplay["narrator"]["id"] = "../../home/me/voice.wav"
+    path_voice = studio.http.post("/api/films", json={"screenplay": screenplay})
+    assert path_voice.status_code == 422
+    assert path_voice.json()["detail"][0]["loc"] == ["body", "screenplay", "narrator", "id"]
     plan = studio.http.post("/api/plans", json={"theme": "x", "seconds": -3})
     assert plan.status_code == 422 and plan.json()["detail"][0]["loc"] == ["body", "seconds"]
 
@@ -187,6 +202,19 @@ def test_batch_of_themes_and_batch_file(studio, tmp_path):
     assert bad.status_code == 415
     server_only = studio.http.post("/api/batches", files={"file": ("b.csv", b"theme,model_path\nA cat,/etc\n")})
     assert server_only.status_code == 422 and "model_path" in server_only.json()["detail"][0]["loc"]
+    assert "b.csv line 2" in server_only.json()["detail"][0]["msg"]
+    # a film naming a settings file: the server does not read it (its contents would come back in errors)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text("db_password: hunter2\n")
+    for name, text in (("c.csv", f"theme,config\nA cat,{secret}\n"),
+                       ("c.yaml", f"name: x\ndefaults: {{config: {secret}}}\nfilms: [A cat]\n"),
+                       ("c.jsonl", json.dumps({"theme": "A cat", "config": str(secret)}) + "\n")):
+        refused = studio.http.post("/api/batches", files={"file": (name, text.encode())})
+        assert refused.status_code == 422, (name, refused.text)
+        assert "hunter2" not in refused.text and "db_password" not in refused.text and str(secret) not in refused.text
+    numbers = studio.http.post("/api/batches", files={"file": ("n.yaml", b"- 1984\n")})
+    assert numbers.status_code == 202
+    assert studio.http.delete(f"/api/films/{numbers.json()['films'][0]}").status_code == 202
     broken = studio.http.post("/api/batches", files={"file": ("b.yaml", b"films: [\n")})
     assert broken.status_code == 422 and "Traceback" not in broken.text
     assert studio.http.post("/api/batches", json={"themes": []}).status_code == 422
@@ -225,6 +253,16 @@ def test_upload_limit_is_413(tmp_path):
         Image.fromarray(np.random.default_rng(1).integers(0, 255, (400, 400, 3), dtype=np.uint8)).save(big, "PNG")
         response = server.http.post("/api/media", files=[("files", ("noise.png", big.getvalue(), "image/png"))])
         assert response.status_code == 413
+
+        def chunks():  # no Content-Length to check first: counted as it arrives
+            yield b"--b\r\nContent-Disposition: form-data; name=\"files\"; filename=\"n.png\"\r\n\r\n"
+            for _ in range(20):
+                yield big.getvalue()[:10000]
+            yield b"\r\n--b--\r\n"
+
+        chunked = server.http.post("/api/media", content=chunks(),
+                                   headers={"Content-Type": "multipart/form-data; boundary=b"})
+        assert chunked.status_code == 413, chunked.text
         assert not list((tmp_path / "runs").rglob("*.png"))
     finally:
         server.stop()
@@ -262,6 +300,20 @@ def test_token_off_localhost_and_the_login_cookie(tmp_path):
     assert "s3cret-token" not in server.log.read_text()
     for path in (tmp_path / "runs").rglob("*.json"):
         assert "s3cret-token" not in path.read_text(errors="replace")
+
+
+def test_other_sites_and_other_host_names_are_refused(studio):
+    theme = {"theme": "A moth at a lamp", **QUICK}
+    elsewhere = studio.http.post("/api/films", json=theme, headers={"Origin": "http://evil.example"})
+    assert elsewhere.status_code == 403 and studio.http.get("/api/films").json()[0]["theme"] != "A moth at a lamp"
+    assert studio.http.delete("/api/films/x", headers={"Origin": "http://evil.example"}).status_code == 403
+    assert studio.http.post("/api/films/x/resume", headers={"Origin": "null"}).status_code == 403
+    # DNS rebinding: a page whose own name now points at 127.0.0.1 sends its name as the Host
+    assert studio.http.get("/api/films", headers={"Host": "evil.example"}).status_code == 421
+    assert studio.http.get("/api/films", headers={"Host": f"localhost:{studio.url.rsplit(':', 1)[1]}"}
+                           ).status_code == 200
+    same = studio.http.get("/api/options", headers={"Origin": studio.url})
+    assert same.status_code == 200
 
 
 def test_cors_only_when_asked(tmp_path, studio):

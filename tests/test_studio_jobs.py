@@ -52,7 +52,8 @@ def test_cancel_stops_ffmpeg_and_resume_keeps_the_shots(tmp_path):
         assert studio.wait(film_id)["status"] == "cancelled"
         assert wait_gone(group) == []  # the film's process and its ffmpeg are gone
         assert not (run / "film.mp4").exists()
-        assert studio.http.post(f"/api/films/{film_id}/resume").status_code == 202
+        twice = [studio.http.post(f"/api/films/{film_id}/resume").status_code for _ in range(2)]
+        assert twice == [202, 409]  # a double click: one resume
         film = studio.wait(film_id)
         assert film["status"] == "done", film["error"]
         assert shot_marks(run) == marks  # no shot made again

@@ -23,7 +23,7 @@ from ..errors import InputError, MovieFactoryError
 from ..version import __version__
 from .requests import RequestError, film_request
 from .runner import Hub, Runner, run_files
-from .security import Guard
+from .security import TooLarge, install
 from .store import ENDED, Store
 from .uploads import save_batch, save_media
 
@@ -72,7 +72,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPIOffline(title="moviefactory studio", version=__version__, lifespan=lifespan,
                          description="Make films from one line: plan, edit, render, follow, download.")
     app.state.store, app.state.runner = store, runner
-    Guard(settings.token).install(app)
+    install(app, settings.token, settings.cors, int(settings.max_upload_mb * 2**20))
     if settings.cors:
         from fastapi.middleware.cors import CORSMiddleware
 
@@ -125,6 +125,10 @@ def create_app(settings: Settings) -> FastAPI:
         job = checked(body)
         if job.kind != "make":
             raise RequestError(("theme",), "a plan is made from a theme")
+        row = store.film(job.run_id)
+        if row is not None and row["status"] in ("queued", "running"):  # the same run: one writer at a time
+            raise RequestError(("theme",), f"this film ({job.run_id}) is {row['status']}; plan it when it has "
+                                           "ended, or change an option", status=409)
         from ..api import plan
 
         try:
@@ -144,9 +148,9 @@ def create_app(settings: Settings) -> FastAPI:
         row = store.film(job.run_id)
         if row is None or row["status"] in ENDED:
             queue_room()
-        if store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
-                                                 "screenplay": job.screenplay}, job.theme):
             hub.publish(job.run_id, "queued", {"status": "queued"})  # a new attempt: the last one's events go
+        store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
+                                              "screenplay": job.screenplay}, job.theme)
         return {"id": job.run_id}
 
     @app.get("/api/films", tags=["films"])
@@ -183,8 +187,9 @@ def create_app(settings: Settings) -> FastAPI:
         if row["status"] not in ENDED:
             raise RequestError(("id",), f"film {film_id} is {row['status']}", status=409)
         queue_room()
-        store.requeue(film_id)
-        hub.publish(film_id, "queued", {"status": "queued"})
+        hub.publish(film_id, "queued", {"status": "queued"})  # first: a worker may claim it at once
+        if not store.requeue(film_id):  # two resumes at once: the second finds it queued already
+            raise RequestError(("id",), f"film {film_id} is queued already", status=409)
         return {"id": film_id}
 
     @app.get("/api/films/{film_id}/events", tags=["films"])
@@ -209,6 +214,10 @@ def create_app(settings: Settings) -> FastAPI:
                     try:
                         name, data = await asyncio.wait_for(queue.get(), timeout=15)
                     except asyncio.TimeoutError:
+                        now = store.film(film_id)
+                        if now is None or now["status"] in TERMINAL:  # ended without a word to us
+                            yield _sse("status", _state(now, output) if now else {"id": film_id})
+                            return
                         yield ": keep-alive\n\n"
                         continue
                     yield _sse(name, data)
@@ -248,10 +257,16 @@ def create_app(settings: Settings) -> FastAPI:
             name, bodies = str(body.get("name") or "themes"), [{**common, "theme": t} for t in themes]
         jobs = []
         for n, body in enumerate(bodies):
+            at = body.pop("_at", None)
+            if "screenplay" in body:
+                raise RequestError(("films", n, "screenplay"), "a batch is made of themes; send an edited "
+                                                               "screenplay with POST /api/films")
+            if isinstance(body.get("theme"), (int, float)) and not isinstance(body["theme"], bool):
+                body["theme"] = str(body["theme"])  # `- 1984` is a theme
             try:
                 jobs.append(checked(body))
             except RequestError as exc:
-                raise RequestError(("films", n, *exc.loc), exc.msg) from None
+                raise RequestError(("films", n, *exc.loc), f"{at}: {exc.msg}" if at else exc.msg) from None
         queue_room(len(jobs))
         for job in jobs:
             if store.add_film(job.run_id, job.kind, {"kind": job.kind, "theme": job.theme, "options": job.options,
@@ -281,6 +296,7 @@ def create_app(settings: Settings) -> FastAPI:
         store.add_upload(upload_id, files)
         return {"media": upload_id, "files": files}
 
+    app.add_exception_handler(TooLarge, _too_large)
     app.add_exception_handler(_NotFound, _not_found)
     app.add_exception_handler(_Busy, _busy)
     app.add_exception_handler(InputError, _input_error)
@@ -297,6 +313,10 @@ class _Busy(Exception):
         self.retry_after = retry_after
 
 
+async def _too_large(request: Request, exc: TooLarge):
+    return JSONResponse({"detail": str(exc)}, status_code=413)
+
+
 async def _not_found(request: Request, exc: _NotFound):
     return JSONResponse({"detail": str(exc)}, status_code=404)
 
@@ -311,11 +331,16 @@ async def _input_error(request: Request, exc: InputError):
 
 
 async def _json(request: Request) -> Any:
+    # JSON only as application/json: a web page elsewhere cannot send that without a CORS preflight,
+    # so it cannot queue films on a studio it does not own (a text/plain POST needs none)
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind != "application/json":
+        raise RequestError((), "send JSON with Content-Type: application/json", status=415)
     raw = await request.body()
     try:
         return json.loads(raw or b"null")
-    except ValueError as exc:
-        raise RequestError((), f"the body is not JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:
+        raise RequestError((), f"the body is not JSON ({str(exc)[:200]})") from None
 
 
 def _sse(name: str, data: dict[str, Any]) -> str:

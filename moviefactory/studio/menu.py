@@ -2,6 +2,7 @@
 server (configs/studio.yaml says what each needs), with the server's defaults."""
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from ..errors import MovieFactoryError
@@ -12,7 +13,6 @@ from .requests import FROM_REQUEST
 
 
 def menu(defaults: FilmOptions) -> dict[str, Any]:
-    from ..audio import tts_names
     from ..config import format_names, load_format
     from ..languages import languages
 
@@ -27,10 +27,30 @@ def menu(defaults: FilmOptions) -> dict[str, Any]:
         "formats": formats,
         "languages": [{"code": "auto", "name": "from the theme"}] +
                      [{"code": code, "name": lang.name} for code, lang in languages().items()],
-        "tts": tts_names(), "renderers": renderers,
+        "tts": usable_tts(defaults), "renderers": renderers,
         "defaults": {k: v for k, v in defaults.model_dump(mode="json").items() if k in FROM_REQUEST},
         "options": sorted(FROM_REQUEST),
     }
+
+
+def usable_tts(o: FilmOptions) -> list[str]:
+    """The speech engines this server can run (installed, and with a key where one is needed)."""
+    from ..audio import tts_names
+
+    return [name for name in tts_names() if _tts_ready(name, o.tts_base_url, o.tts_model, o.tts_api_key_env)]
+
+
+@cache
+def _tts_ready(name: str, base_url: str | None, model: str, key_env: str) -> bool:
+    from ..audio import create_tts
+
+    if name == "auto":
+        return True
+    try:
+        create_tts(name, tts_base_url=base_url, tts_model=model, tts_api_key_env=key_env)
+    except MovieFactoryError:
+        return False
+    return True
 
 
 def usable_renderer(name: str, o: FilmOptions) -> str | None:

@@ -64,6 +64,8 @@ def film_options(body: dict[str, Any], media: Callable[[str], Path | None], pref
         if key in ("music", "sfx") and value not in LIBRARIES:
             raise RequestError((*prefix, key), f"{key}: {' or '.join(LIBRARIES)} (a library folder is the "
                                                "server's setting)")
+        if key == "voice" and not _voice_id(value):
+            raise RequestError((*prefix, key), "a voice id (moviefactory voices lists them), not a path")
         if key == "media":
             folder = media(str(value))
             if folder is None:
@@ -96,6 +98,11 @@ def film_request(body: Any, *, config: str | None, output: Path, media: Callable
             except ValidationError as exc:
                 error = exc.errors()[0]
                 raise RequestError(("screenplay", *error["loc"]), error["msg"]) from None
+            voices = [("narrator", screenplay.narrator.id)] + [
+                (f"characters.{n}.voice", c.voice.id) for n, c in enumerate(screenplay.characters)]
+            for where, voice in voices:
+                if not _voice_id(voice):  # an engine may take a voice that names a file as a sample of it
+                    raise RequestError(("screenplay", *where.split("."), "id"), "a voice id, not a path")
             job = render_job(screenplay, given, config=config)
             return FilmRequest("render", job.theme, _plain(options), screenplay.model_dump(mode="json"), job.run_id)
         if "theme" not in body:
@@ -113,12 +120,18 @@ def _usable_here(options: dict[str, Any], config: str | None) -> None:
     from ..options import build_options
     from .menu import usable_renderer
 
-    if "renderer" not in options and "transitions" not in options:
+    if not {"renderer", "transitions", "tts"} & set(options):
         return
     try:
         server = build_options(options_layers({k: v for k, v in options.items() if k == "renderer"}, config))
     except MovieFactoryError as exc:
         raise RequestError(("renderer",), exc.one_line()) from None
+    if "tts" in options:
+        from .menu import usable_tts
+
+        if options["tts"] not in usable_tts(server):
+            raise RequestError(("tts",), f"speech engine {options['tts']} is not usable on this server; these are: "
+                                         + ", ".join(usable_tts(server)))
     if "renderer" in options:
         needs = usable_renderer(server.renderer, server)
         if needs is not None:
@@ -131,6 +144,10 @@ def _usable_here(options: dict[str, Any], config: str | None) -> None:
             check_weights(options["transitions"], model_path=server.transitions_path, offline=True)
         except MovieFactoryError as exc:
             raise RequestError(("transitions",), f"not on this server: {exc.one_line()}") from None
+
+
+def _voice_id(value: Any) -> bool:
+    return isinstance(value, str) and not any(c in value for c in "/\\") and not value.startswith((".", "~"))
 
 
 def _plain(options: dict[str, Any]) -> dict[str, Any]:

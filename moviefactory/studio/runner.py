@@ -124,11 +124,15 @@ class Runner:
         while not self.stopping.is_set():
             row = self.store.claim(timeout=0.5)
             if row is not None:
+                with self.lock:  # a cancel of an earlier attempt that came too late to stop it: not this one's
+                    self.cancelled.discard(row["id"])
                 try:
                     self._run(row)
-                except Exception:  # noqa: BLE001 - one film's trouble must not stop the worker
+                except Exception as exc:  # noqa: BLE001 - one film's trouble must not stop the worker
                     log.exception("film %s", row["id"])
-                    self.store.update(row["id"], status="failed", error="internal error in the studio worker")
+                    error = f"internal error in the studio worker: {type(exc).__name__}: {exc}"
+                    self.store.update(row["id"], status="failed", error=error)
+                    self.hub.publish(row["id"], "failed", {"status": "failed", "error": error})
 
     def _run(self, row: dict[str, Any]) -> None:
         film_id = row["id"]
@@ -152,6 +156,10 @@ class Runner:
         self.hub.publish(film_id, "status", {"status": "running", "stage": None, "progress": 0.0})
         outcome = self._follow(film_id, events_in, process, started)
         process.join()
+        try:  # a film that died on its own (a crash, the OOM killer) may leave its tools running
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
         with self.lock:
             self.running.pop(film_id, None)
             cancelled = film_id in self.cancelled
@@ -236,16 +244,16 @@ def _end_group(process) -> None:
 
 
 def _await_group_end(pgid: int, seconds: float = 10.0) -> None:
-    """Wait for an old server's film to end itself (its lifeline closed); after 2 s, end it."""
+    """Wait for an old server's film to end itself (its lifeline closed when that server died). It is
+    not killed from here: after a reboot the same number may be another program's."""
     start = time.monotonic()
     while time.monotonic() - start < seconds:
         try:
             os.killpg(pgid, 0)
         except (ProcessLookupError, PermissionError):
             return
-        if time.monotonic() - start > 2:
-            signal_group(pgid, signal.SIGKILL)
         time.sleep(0.1)
+    log.warning("process group %s still exists; continuing anyway", pgid)
 
 
 def run_files(output: Path, film_id: str) -> dict[str, Path]:

@@ -67,11 +67,13 @@ class Store:
                             "finished, progress) VALUES (?, 'resume', '{\"kind\": \"resume\"}', ?, ?, ?, ?, ?, ?, ?)",
                             (film_id, theme, status, title, error, created, created, 1.0 if status == "done" else 0))
 
-    def requeue(self, film_id: str) -> None:
+    def requeue(self, film_id: str) -> bool:
+        """Queue an ended film again (False if it is queued or running already)."""
         with self.wake:
-            self.db.execute("UPDATE films SET status='queued', error=NULL, pid=NULL, finished=NULL WHERE id=?",
-                            (film_id,))
+            done = self.db.execute("UPDATE films SET status='queued', error=NULL, pid=NULL, finished=NULL "
+                                   "WHERE id=? AND status IN ('done', 'failed', 'cancelled')", (film_id,))
             self.wake.notify_all()
+            return done.rowcount == 1
 
     def cancel_queued(self, film_id: str) -> bool:
         """Take a film off the queue if no worker has claimed it yet (one statement: no race with claim)."""

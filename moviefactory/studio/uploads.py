@@ -44,8 +44,12 @@ def _limit(request: Request, max_mb: float) -> int:
 
 
 async def _form(request: Request, limit: int):
+    from .security import TooLarge
+
     try:
         return await request.form(max_files=MAX_FILES, max_fields=50, max_part_size=CHUNK)
+    except TooLarge as exc:  # counted as it arrived (a chunked upload has no Content-Length to check first)
+        raise RequestError(("files",), str(exc), status=413) from None
     except Exception as exc:  # noqa: BLE001 - python-multipart's errors vary; all mean a bad form
         raise RequestError((), f"not a readable multipart form ({exc})") from None
 
@@ -113,16 +117,15 @@ def _check_picture(path: Path, index: int) -> None:
 
 
 async def save_batch(request: Request, folder: Path, batch_id: str, max_mb: float) -> tuple[str, list[dict[str, Any]]]:
-    """A batch file, read with the batch loader (every film checked, errors name the line); the films as
-    request bodies."""
-    from ..batch.spec import batch_name, load_batch
-    from ..errors import MovieFactoryError
-
+    """A batch file's films as request bodies (each then checked like POST /api/films). The file is read
+    with the batch formats' own readers but not with `load_batch`: a batch film may name a settings file
+    (`config:`), and a request must not make the server read one."""
     limit = _limit(request, min(max_mb, 5.0))
     form = await _form(request, limit)
     upload = form.get("file")
     if not hasattr(upload, "read"):
         raise RequestError(("file",), "no batch file (multipart field `file`: .txt, .csv, .jsonl or .yaml)")
+    shown = words_of(upload.filename or "batch")
     suffix = Path(upload.filename or "").suffix.lower()
     if suffix not in BATCH_SUFFIXES:
         raise RequestError(("file",), "a batch is a .txt (a theme a line), .csv, .jsonl or .yaml file", status=415)
@@ -130,15 +133,41 @@ async def save_batch(request: Request, folder: Path, batch_id: str, max_mb: floa
     path = folder / f"{batch_id}{suffix}"
     await _copy(upload, path, limit, 0)
     try:
-        path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError:
-        path.unlink()
         raise RequestError(("file",), "a batch file is UTF-8 text", status=415) from None
+    finally:
+        path.unlink(missing_ok=True)
+    return read_batch_text(text, suffix, shown)
+
+
+def read_batch_text(text: str, suffix: str, shown: str) -> tuple[str, list[dict[str, Any]]]:
+    """(name, film bodies) from a batch file's text; errors name the line, never a server path."""
+    from ..batch.formats import LISTS, yaml_entries
+    from ..errors import MovieFactoryError
+    from ..yamlfile import parse_yaml
+
+    where = Path(shown + suffix)  # how errors name the file: the upload's own name, not where it is kept
+    name, defaults = shown, {}
     try:
-        spec = load_batch(path)
+        data = parse_yaml(text, where) if suffix not in LISTS else None
+        if isinstance(data, dict):
+            unknown = sorted(set(data) - {"name", "defaults", "films", "workers", "executor"})
+            if unknown:
+                raise RequestError(("file", unknown[0]), f"{unknown[0]}: not a studio batch key (name, defaults, "
+                                                         "films); schedules run with `moviefactory batch schedule`")
+            name, defaults = str(data.get("name") or shown), data.get("defaults") or {}
+            if not isinstance(defaults, dict) or not isinstance(data.get("films"), list):
+                raise RequestError(("file",), "a batch YAML has `films:` (a list) and optional `defaults:` (a mapping)")
+            entries = yaml_entries(data["films"], where, text, ["films"])
+        elif isinstance(data, list):
+            entries = yaml_entries(data, where, text)
+        elif data is None:
+            entries = LISTS[suffix](where, text)
+        else:
+            raise RequestError(("file",), "expected a batch (name, films) or a list of themes")
     except MovieFactoryError as exc:
-        raise RequestError(("file",), exc.one_line().replace(str(path), upload.filename or "the file")) from None
-    if spec.schedule:
-        raise RequestError(("file",), "a scheduled batch runs with `moviefactory batch schedule`, not the studio")
-    name = spec.name if spec.name != batch_name(path) else words_of(upload.filename or "batch")
-    return name, [{**film.options, "theme": film.theme} for film in spec.films]
+        raise RequestError(("file",), exc.one_line()) from None
+    if not entries:
+        raise RequestError(("file",), "no films in it (a theme a line; a line starting with # is a comment)")
+    return name, [{**defaults, **entry.layer.values, "theme": entry.theme, "_at": entry.at} for entry in entries]

@@ -27,7 +27,8 @@ async function api(method, path, body, isForm) {
   }
   const res = await fetch(path, init);
   const text = await res.text();
-  const data = text ? JSON.parse(text) : null;
+  let data = null;
+  try { data = text ? JSON.parse(text) : null; } catch (e) { data = { detail: text.slice(0, 300) }; }
   if (!res.ok) throw new Error(describe(data, res));
   return data;
 }
@@ -61,6 +62,7 @@ async function loadMenu() {
   const d = m.defaults;
   $("format").value = d.format; $("lang").value = d.lang; $("seconds").value = d.seconds; $("tts").value = d.tts;
   $("renderer").value = d.renderer;
+  if (!$("renderer").value && m.renderers.length) $("renderer").value = m.renderers[0].name; // the default is not usable here
   rendererChanged();
   document.body.dataset.ready = "1"; // the menu is in: the form is the server's
 }
@@ -238,7 +240,10 @@ async function history() {
     const actions = el("span", {});
     if (f.status === "done") actions.append(el("button", { type: "button", text: "watch", onclick: () => { follow(f.id); } }));
     if (f.status === "failed" || f.status === "cancelled") actions.append(el("button", { type: "button", text: "resume",
-      class: "resume", onclick: async () => { try { await api("POST", `/api/films/${f.id}/resume`); follow(f.id); } catch (e) { showError(e); } } }));
+      class: "resume", onclick: async (e) => {
+        e.target.disabled = true; // one resume per click
+        try { await api("POST", `/api/films/${f.id}/resume`); follow(f.id); } catch (err) { showError(err); }
+      } }));
     if (f.status === "running" || f.status === "queued") actions.append(el("button", { type: "button", text: "follow", onclick: () => follow(f.id) }));
     return el("li", { "data-id": f.id }, pic,
       el("div", {}, el("strong", { text: f.title || f.theme }), " ", el("span", { class: `status ${f.status}`, text: f.status }),
@@ -263,7 +268,8 @@ async function sendBatch() {
 }
 
 async function watchBatch(id) {
-  const b = await api("GET", `/api/batches/${id}`);
+  let b;
+  try { b = await api("GET", `/api/batches/${id}`); } catch (e) { setTimeout(() => watchBatch(id), 5000); return; }
   const c = b.counts;
   $("batch-state").textContent = `${b.name}: ${b.status} · ${c.done} done, ${c.running} running, ${c.queued} queued, ${c.failed} failed`;
   if (b.status === "running") setTimeout(() => watchBatch(id), 2000); else history();
