@@ -9,7 +9,14 @@ from ..errors import MovieFactoryError
 from ..options import FilmOptions
 from ..resources import config_path
 from ..yamlfile import parse_yaml, read_text
-from .requests import FROM_REQUEST
+
+# What a request may set: what the film is. Paths, binaries, server URLs and the names of the variables
+# holding keys are the server's own (studio/requests.py says why).
+FROM_REQUEST = frozenset({
+    "format", "lang", "scenes", "seconds", "seed", "draft", "writer", "llm", "llm_temperature", "llm_max_tokens",
+    "llm_max_repairs", "renderer", "credits", "stock", "images_model", "upscale", "upscaler", "interpolate",
+    "interpolator", "transitions", "tts", "voice", "tts_model", "music", "sfx", "media"})
+LIBRARIES = ("default", "none")  # music/sfx over HTTP: the built-in library or none, not a folder
 
 
 def menu(defaults: FilmOptions) -> dict[str, Any]:

@@ -16,13 +16,7 @@ from pydantic import ValidationError
 
 from ..errors import MovieFactoryError
 from ..options import FilmOptions
-
-FROM_REQUEST = frozenset({
-    "format", "lang", "scenes", "seconds", "seed", "draft", "writer", "llm", "llm_temperature", "llm_max_tokens",
-    "llm_max_repairs", "renderer", "credits", "stock", "images_model", "upscale", "upscaler", "interpolate",
-    "interpolator", "transitions", "tts", "voice", "tts_model", "music", "sfx", "media"})
-LIBRARIES = ("default", "none")  # music/sfx over HTTP: the built-in library or none, not a folder
-
+from .menu import FROM_REQUEST, LIBRARIES, usable_renderer, usable_tts
 
 class RequestError(Exception):
     """A request the studio refuses: 422 with the field it is about (FastAPI's shape: loc + msg)."""
@@ -118,7 +112,6 @@ def _usable_here(options: dict[str, Any], config: str | None) -> None:
     no key for) is refused: a request must not start a multi-GB download on the server."""
     from ..job import options_layers
     from ..options import build_options
-    from .menu import usable_renderer
 
     if not {"renderer", "transitions", "tts"} & set(options):
         return
@@ -127,8 +120,6 @@ def _usable_here(options: dict[str, Any], config: str | None) -> None:
     except MovieFactoryError as exc:
         raise RequestError(("renderer",), exc.one_line()) from None
     if "tts" in options:
-        from .menu import usable_tts
-
         if options["tts"] not in usable_tts(server):
             raise RequestError(("tts",), f"speech engine {options['tts']} is not usable on this server; these are: "
                                          + ", ".join(usable_tts(server)))
