@@ -22,9 +22,13 @@ def until_assembling(studio: Studio, film_id: str) -> None:
     raise AssertionError("the film never reached assembly")
 
 
-def shot_marks(run) -> dict[str, int]:
-    """Every finished shot's marker and its modification time (re-rendering a shot rewrites it)."""
-    return {p.name: p.stat().st_mtime_ns for p in (run / "scenes").rglob("*.done.json")}
+def shot_marks(run) -> dict[str, tuple[int, str]]:
+    """Every finished shot's own file (not our marker beside it): when it was written, and its bytes' hash.
+    Rendering a shot again writes a new file under a temp name and renames it, a new mtime."""
+    import hashlib
+
+    return {p.name: (p.stat().st_mtime_ns, hashlib.sha256(p.read_bytes()).hexdigest())
+            for p in (run / "scenes").rglob("*") if p.is_file() and not p.name.endswith((".done.json", ".jpg"))}
 
 
 def wait_gone(pgid: int, seconds: float = 15) -> list:

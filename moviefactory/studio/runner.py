@@ -286,6 +286,7 @@ def run_files(output: Path, film_id: str) -> dict[str, Path]:
 
 
 _FILES: dict[Path, tuple[tuple, dict[str, Path]]] = {}
+_ROOTS: dict[tuple[Path, str], Path] = {}
 
 
 def _mtime(path: Path) -> int:
@@ -296,11 +297,16 @@ def _mtime(path: Path) -> int:
 
 
 def _run_root(output: Path, film_id: str) -> Path | None:
-    """The run folder named `film_id`, found by listing the output folder (the id is not a path)."""
+    """The run folder named `film_id`, found by listing the output folder (the id is not a path); once
+    found it is remembered, so a poller does not list a folder of hundreds of runs on every request."""
+    known = _ROOTS.get((output, film_id))
+    if known is not None and known.is_dir():
+        return known
     try:
         for entry in os.scandir(output):
             if entry.name == film_id and entry.is_dir(follow_symlinks=False):
-                return Path(entry.path)
+                _ROOTS[(output, film_id)] = Path(entry.path)
+                return _ROOTS[(output, film_id)]
     except OSError:
         pass
     return None

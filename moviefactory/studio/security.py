@@ -52,6 +52,11 @@ def check_host(host: str, token: str | None) -> None:
                          "(--token, or $STUDIO_TOKEN)")
 
 
+def session_of(token: str) -> str:
+    """The login cookie's value: an HMAC of the token, so the cookie never holds the token itself."""
+    return hmac.new(token.encode(), b"moviefactory studio session", hashlib.sha256).hexdigest()
+
+
 class TooLarge(Exception):
     """A request body went over its route's limit while it was being read."""
 
@@ -63,8 +68,7 @@ class TooLarge(Exception):
 class Doorway:
     def __init__(self, app, token: str | None, cors: tuple[str, ...], upload_limit: int) -> None:
         self.app, self.token, self.cors, self.upload_limit = app, token, set(cors), upload_limit
-        self.session = hmac.new(token.encode(), b"moviefactory studio session", hashlib.sha256).hexdigest() \
-            if token else None
+        self.session = session_of(token) if token else None
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
@@ -130,7 +134,7 @@ def install(app: FastAPI, token: str | None, cors: tuple[str, ...], upload_limit
     app.add_middleware(Doorway, token=token, cors=tuple(cors), upload_limit=upload_limit)
     if not token:
         return
-    session = hmac.new(token.encode(), b"moviefactory studio session", hashlib.sha256).hexdigest()
+    session = session_of(token)
 
     @app.get("/login", include_in_schema=False)
     def login_form():
