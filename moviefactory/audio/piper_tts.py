@@ -214,8 +214,10 @@ class PiperTTS:
         its session: 1-2 s), so that the first line, after the screenplay is written, need not wait."""
         names = self.voices(language)
         if names:
+            # Not a daemon: a process that ends while the model loads (the screenplay failed at once) must wait
+            # for it, or onnxruntime's threads are torn down mid-start and C++ aborts the process (exit -6).
             threading.Thread(target=self._load_quietly, args=(self._files[names[0]],), name="piper-load",
-                             daemon=True).start()
+                             daemon=False).start()
 
     def _load_quietly(self, file: PiperVoiceFile) -> None:
         try:
